@@ -1,0 +1,45 @@
+import type { HeaderReader } from "../headers";
+import type { TimestampCheck } from "../tolerance";
+
+/** What a scheme signs: already validated by `sign`. */
+export interface SchemeSignInput {
+  /** Secrets in order; the first is the current one. Never empty. */
+  secrets: readonly string[];
+  /** The exact bytes (or string) that will be sent. */
+  payload: string | Uint8Array;
+  /** The message id (schemes without an id header ignore it). */
+  id: string;
+  /** Unix seconds. */
+  timestamp: number;
+}
+
+/** What a scheme checks: already validated by `verify`. */
+export interface SchemeVerifyInput {
+  /** Secrets; any may match. Never empty. */
+  secrets: readonly string[];
+  /** The raw body as received. */
+  payload: string | Uint8Array;
+  /** Reads a header by lower-case name. */
+  header: HeaderReader;
+  /** Throws when a timestamp is outside the tolerance window; call it before checking signatures. */
+  checkTimestamp: TimestampCheck;
+}
+
+/** What a scheme learned from a verified message. */
+export interface SchemeVerified {
+  id?: string;
+  timestamp?: number;
+}
+
+/**
+ * A webhook wire format: how signatures are put into headers and checked. Implement this to support a
+ * provider Hookline does not ship; throw `WebhookVerificationError` from `verify` on any failure.
+ */
+export interface WebhookScheme {
+  /** A short name for logs, such as `standard-webhooks` or `stripe`. */
+  readonly name: string;
+  /** Returns the headers to send, names in lower case. */
+  sign(input: SchemeSignInput): Promise<Record<string, string>>;
+  /** Resolves when a signature matches; throws `WebhookVerificationError` otherwise. */
+  verify(input: SchemeVerifyInput): Promise<SchemeVerified>;
+}

@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { cryptoBackend, sign, verify, WebhookVerificationError } from "../src";
+
+// The Standard Webhooks reference vector.
+const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const id = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+const timestamp = 1614265330;
+const payload = '{"test": 2432232314}';
+const signature = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+describe(`sign/verify on the ${cryptoBackend} backend`, () => {
+  it("signs the reference vector", async () => {
+    expect(await sign({ secret, id, timestamp, payload })).toEqual({
+      "webhook-id": id,
+      "webhook-timestamp": String(timestamp),
+      "webhook-signature": signature,
+    });
+  });
+
+  it("verifies the reference vector at its own time", async () => {
+    const headers = { "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": signature };
+    await expect(verify({ secret, payload, headers, now: timestamp * 1000 })).resolves.toEqual({ id, timestamp, payload });
+  });
+
+  it("rejects a parsed object with a hint to pass the raw body", async () => {
+    const error = await verify({ secret, payload: JSON.parse(payload), headers: {} }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WebhookVerificationError);
+    expect(error).toMatchObject({ code: "invalid_payload", message: expect.stringContaining("raw body") });
+  });
+});

@@ -1,0 +1,36 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig, type Options } from "tsup";
+
+type Plugin = NonNullable<Options["esbuildPlugins"]>[number];
+
+/**
+ * The same sources build twice: once on WebCrypto (every runtime), once with the node:crypto backend, which
+ * the `node` export condition selects. Only the module behind `./backend` differs between the two.
+ */
+const nodeBackend: Plugin = {
+  name: "hookline-node-backend",
+  setup(build) {
+    build.onResolve({ filter: /^(\.\.?\/)+backend$/ }, () => ({
+      path: fileURLToPath(new URL("./src/backend/node.ts", import.meta.url)),
+    }));
+  },
+};
+
+const shared: Options = {
+  format: ["esm", "cjs"],
+  target: "es2022",
+  platform: "neutral",
+  sourcemap: true,
+  treeshake: true,
+};
+
+export default defineConfig([
+  { ...shared, entry: { index: "src/index.ts" }, dts: true },
+  {
+    ...shared,
+    entry: { "node/index": "src/index.ts" },
+    platform: "node",
+    dts: false,
+    esbuildPlugins: [nodeBackend],
+  },
+]);
