@@ -25,10 +25,11 @@ const shared: Options = {
 };
 
 export default defineConfig([
-  { ...shared, entry: { index: "src/index.ts" }, dts: true },
+  // Subpaths import "@hookline/core" by name (kept external) so they use whichever build the runtime picked.
+  { ...shared, entry: { index: "src/index.ts", testing: "src/testing.ts", node: "src/node.ts" }, external: ["@hookline/core"], dts: true },
   {
     ...shared,
-    entry: { "node/index": "src/index.ts" },
+    entry: { "node-crypto/index": "src/index.ts" },
     platform: "node",
     dts: false,
     esbuildPlugins: [nodeBackend],

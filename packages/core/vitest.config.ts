@@ -1,4 +1,7 @@
+import { fileURLToPath } from "node:url";
 import { defineProject } from "vitest/config";
+
+const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 // The sources as they are: the WebCrypto backend, as on Bun, Deno, Workers and browsers.
 export default defineProject({
@@ -7,4 +10,5 @@ export default defineProject({
     include: ["test/**/*.test.ts"],
     typecheck: { enabled: true, include: ["test/**/*.test-d.ts"] },
   },
+  resolve: { alias: [{ find: /^@hookline\/core$/, replacement: source("./src/index.ts") }] },
 });

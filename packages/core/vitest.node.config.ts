@@ -1,12 +1,15 @@
 import { fileURLToPath } from "node:url";
 import { defineProject } from "vitest/config";
 
+const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
 // The same tests with the node:crypto backend swapped in, exactly as the `node` build does (tsup.config.ts).
 export default defineProject({
   test: { name: "core (node)", include: ["test/**/*.test.ts"] },
   resolve: {
     alias: [
-      { find: /^(\.\.?\/)+backend$/, replacement: fileURLToPath(new URL("./src/backend/node.ts", import.meta.url)) },
+      { find: /^@hookline\/core$/, replacement: source("./src/index.ts") },
+      { find: /^(\.\.?\/)+backend$/, replacement: source("./src/backend/node.ts") },
     ],
   },
 });

@@ -19,8 +19,34 @@ export type WebhookVerificationErrorCode =
   | "invalid_secret"
   | "invalid_payload";
 
+/**
+ * Why a receiver refused or failed a delivery (beyond verification), each with its status in {@link errorStatus}.
+ *
+ * - `method_not_allowed`: not a POST.
+ * - `https_required` / `ip_not_allowed`: the opt-in transport checks failed.
+ * - `payload_too_large`: the body is over `maxBodyBytes`.
+ * - `invalid_json` / `invalid_envelope` / `invalid_event`: the verified body is not JSON, has no event type,
+ *   or fails the event's schema.
+ * - `in_flight`: the same message is being processed right now; retry later.
+ * - `store_unavailable`: the idempotency store cannot be reached; retry later.
+ * - `handler_failed`: a handler threw and there is no dead-letter store; retry later.
+ * - `raw_body_unavailable`: a framework consumed the body before Hookline could read its bytes.
+ */
+export type ReceiverErrorCode =
+  | "method_not_allowed"
+  | "https_required"
+  | "ip_not_allowed"
+  | "payload_too_large"
+  | "invalid_json"
+  | "invalid_envelope"
+  | "invalid_event"
+  | "in_flight"
+  | "store_unavailable"
+  | "handler_failed"
+  | "raw_body_unavailable";
+
 /** Every code a Hookline error can carry. */
-export type HooklineErrorCode = WebhookVerificationErrorCode | "invalid_option";
+export type HooklineErrorCode = WebhookVerificationErrorCode | ReceiverErrorCode | "invalid_option";
 
 /**
  * The HTTP status a receiver answers with for each code. A bad secret or option is the receiver's own
@@ -36,6 +62,17 @@ export const errorStatus: Readonly<Record<HooklineErrorCode, number>> = {
   invalid_payload: 400,
   invalid_secret: 500,
   invalid_option: 500,
+  method_not_allowed: 405,
+  https_required: 403,
+  ip_not_allowed: 403,
+  payload_too_large: 413,
+  invalid_json: 400,
+  invalid_envelope: 400,
+  invalid_event: 400,
+  in_flight: 409,
+  store_unavailable: 503,
+  handler_failed: 500,
+  raw_body_unavailable: 500,
 };
 
 /** The one error type Hookline throws; `code` says what went wrong, `status` how a receiver answers it. */

@@ -3,11 +3,26 @@ export {
   errorStatus,
   HooklineError,
   type HooklineErrorCode,
+  type ReceiverErrorCode,
   WebhookVerificationError,
   type WebhookVerificationErrorCode,
 } from "./errors";
 export type { HeaderReader, HeadersInput } from "./headers";
 export { generateKeyPair, type WebhookKeyPair } from "./keys";
+export * from "./receiver";
+export {
+  type ClassifyDeliveryOptions,
+  classifyDelivery,
+  type DeliveryOutcome,
+  type DeliveryResult,
+  type ExponentialBackoffOptions,
+  exponentialBackoff,
+  fixedSchedule,
+  type Jitter,
+  nextDelay,
+  type RetrySchedule,
+  retrySchedules,
+} from "./retry";
 export * from "./schemes";
 export type { SecretInput } from "./secrets";
 export { DEFAULT_TOLERANCE_SECONDS, type Tolerance } from "./tolerance";

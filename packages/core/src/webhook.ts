@@ -2,7 +2,7 @@ import { base64Encode, utf8Decode } from "./encoding";
 import { HooklineError, verificationError } from "./errors";
 import { type HeadersInput, headerReader } from "./headers";
 import { standardWebhooks, type WebhookScheme } from "./schemes";
-import { type SecretInput, secretList } from "./secrets";
+import { assertHeaderSafe, type SecretInput, secretList } from "./secrets";
 import { type Tolerance, timestampCheck } from "./tolerance";
 
 /** The raw body: exactly the bytes sent or received. */
@@ -122,6 +122,7 @@ export async function sign(options: SignOptions): Promise<Record<string, string>
   if (typeof id !== "string" || id === "" || /[\s,]/.test(id)) {
     throw new HooklineError("invalid_option", "id must be a non-empty string without spaces or commas");
   }
+  assertHeaderSafe("id", id);
   return scheme.sign({
     secrets: secretList(options.secret),
     payload: rawPayload(options.payload),

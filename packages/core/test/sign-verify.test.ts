@@ -19,7 +19,11 @@ describe(`sign/verify on the ${cryptoBackend} backend`, () => {
 
   it("verifies the reference vector at its own time", async () => {
     const headers = { "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": signature };
-    await expect(verify({ secret, payload, headers, now: timestamp * 1000 })).resolves.toEqual({ id, timestamp, payload });
+    await expect(verify({ secret, payload, headers, now: timestamp * 1000 })).resolves.toEqual({
+      id,
+      timestamp,
+      payload,
+    });
   });
 
   it("rejects a parsed object with a hint to pass the raw body", async () => {

@@ -1,0 +1,40 @@
+export type { BodyInput } from "./body";
+export {
+  type AnyWebhookEvent,
+  defineEvents,
+  type EventCatalog,
+  type EventData,
+  type EventSchemas,
+  type EventType,
+  type UntypedCatalog,
+  type ValidationIssue,
+  type WebhookEvent,
+} from "./events";
+export {
+  type MemoryDeadLettersOptions,
+  type MemoryStoreOptions,
+  memoryDeadLetters,
+  memoryStore,
+} from "./memory-store";
+export {
+  consoleLogger,
+  createReceiver,
+  type DeliveryInfo,
+  type DeliveryInput,
+  type DeliveryResponse,
+  defaultEnvelope,
+  type Envelope,
+  type EnvelopeContext,
+  type EnvelopeFields,
+  type EventHandler,
+  type HandlerContext,
+  type Receiver,
+  type ReceiverHooks,
+  type ReceiverLogger,
+  type ReceiverOptions,
+  type ReplayResult,
+} from "./receiver";
+export type { StandardSchemaV1 } from "./standard-schema";
+export type { ReceiverStats } from "./stats";
+export type { ClaimResult, DeadLetter, DeadLetterStore, IdempotencyStore } from "./store";
+export type { TransportOptions } from "./transport";
