@@ -1,6 +1,6 @@
 import { ed25519PublicKey } from "./backend";
 import { base64Decode, utf8Encode } from "./encoding";
-import { HooklineError, verificationError } from "./errors";
+import { verificationError } from "./errors";
 
 /** One secret or several (rotation: the first signs, any verifies). */
 export type SecretInput = string | readonly string[];
@@ -77,12 +77,3 @@ export const standardSecret = memo((secret: string): StandardSecret => {
   if (secret.startsWith("whpk_")) return { kind: "verifying", publicKey: decodeKey(secret, "whpk_", [32]) };
   return { kind: "symmetric", key: decodeKey(secret, secret.startsWith("whsec_") ? "whsec_" : "", []) };
 });
-
-export function assertHeaderSafe(name: string, value: string): void {
-  if (!/^[\x21-\x7e]+$/.test(value)) {
-    throw new HooklineError(
-      "invalid_option",
-      `${name} must be printable ASCII without spaces, got ${JSON.stringify(value)}`,
-    );
-  }
-}

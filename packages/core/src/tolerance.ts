@@ -6,7 +6,7 @@ import { HooklineError, verificationError } from "./errors";
  */
 export type Tolerance = number | { past: number; future: number };
 
-/** Five minutes each way, as Standard Webhooks, Stripe and svix do. */
+/** Five minutes, as Standard Webhooks, svix and Stripe use (Stripe checks only the past; Hookline both ways). */
 export const DEFAULT_TOLERANCE_SECONDS = 300;
 
 /** Throws `timestamp_too_old` / `timestamp_too_new` when `timestamp` (unix seconds) is outside the window. */

@@ -2,7 +2,7 @@ import { base64Encode, utf8Decode } from "./encoding";
 import { HooklineError, verificationError } from "./errors";
 import { type HeadersInput, headerReader } from "./headers";
 import { standardWebhooks, type WebhookScheme } from "./schemes";
-import { assertHeaderSafe, type SecretInput, secretList } from "./secrets";
+import { type SecretInput, secretList } from "./secrets";
 import { type Tolerance, timestampCheck } from "./tolerance";
 
 /** The raw body: exactly the bytes sent or received. */
@@ -119,10 +119,13 @@ function unixSeconds(timestamp: number | Date | undefined): number {
 export async function sign(options: SignOptions): Promise<Record<string, string>> {
   const scheme = options.scheme ?? defaultScheme;
   const id = options.id ?? generateMessageId();
-  if (typeof id !== "string" || id === "" || /[\s,]/.test(id)) {
-    throw new HooklineError("invalid_option", "id must be a non-empty string without spaces or commas");
+  // It travels in a header and in the signed content's "id.timestamp." prefix.
+  if (typeof id !== "string" || !/^[\x21-\x2b\x2d-\x7e]+$/.test(id)) {
+    throw new HooklineError(
+      "invalid_option",
+      `id must be printable ASCII without spaces or commas, got ${JSON.stringify(id)}`,
+    );
   }
-  assertHeaderSafe("id", id);
   return scheme.sign({
     secrets: secretList(options.secret),
     payload: rawPayload(options.payload),

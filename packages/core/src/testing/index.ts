@@ -1,0 +1,12 @@
+/**
+ * Test helpers for Hookline users and store authors:
+ * - `signedDelivery` / `signedRequest` build correctly signed webhooks for any scheme, to drive a receiver in
+ *   your own tests (like Stripe's `generateTestHeaderString`).
+ * - `runStoreContract` / `runDeadLetterContract` check that an `IdempotencyStore` / `DeadLetterStore` keeps the
+ *   guarantees a receiver relies on. They run under vitest, jest or node:test: pass that runner's
+ *   `describe` and `it`.
+ *
+ * @module
+ */
+export { type SignedDelivery, type SignedDeliveryOptions, signedDelivery, signedRequest } from "./kit";
+export { type ContractRunner, runDeadLetterContract, runStoreContract } from "./store-contract";
