@@ -9,4 +9,5 @@
  * @module
  */
 export { type SignedDelivery, type SignedDeliveryOptions, signedDelivery, signedRequest } from "./kit";
+export { serviceUrl } from "./services";
 export { type ContractRunner, runDeadLetterContract, runStoreContract } from "./store-contract";
