@@ -307,6 +307,42 @@ describe("the answer table", () => {
   });
 });
 
+describe("schemas and replay edge cases", () => {
+  it("answers 500 (so the sender retries) when a schema throws instead of reporting issues", async () => {
+    const throwing = {
+      "~standard": {
+        version: 1 as const,
+        vendor: "test",
+        validate: () => {
+          throw new Error("schema bug");
+        },
+      },
+    };
+    const receiver = createReceiver({ secret, events: defineEvents({ "invoice.paid": throwing }), logger: silent });
+    const ran = vi.fn();
+    receiver.on("invoice.paid", ran);
+    expect((await receiver.handle(await signedRequest({ secret, event: paid }))).status).toBe(500);
+    expect(ran).not.toHaveBeenCalled();
+  });
+
+  it("replay reports a dead letter that no longer matches its schema, and keeps it", async () => {
+    const deadLetters = memoryDeadLetters();
+    await deadLetters.put({
+      id: "msg_old",
+      type: "invoice.paid",
+      payload: JSON.stringify({ type: "invoice.paid", data: { id: "in_1" } }),
+      error: { name: "Error", message: "x" },
+      attempts: 1,
+      firstFailedAt: 1,
+      lastFailedAt: 1,
+    });
+    const { receiver, calls } = setup({ deadLetters });
+    expect(await receiver.replay("msg_old")).toMatchObject({ status: "invalid", code: "invalid_event" });
+    expect(calls).toHaveLength(0);
+    expect(await deadLetters.get("msg_old")).toBeDefined();
+  });
+});
+
 describe("idempotency", () => {
   it("runs the handler once for 100 simultaneous deliveries of one message", async () => {
     let runs = 0;

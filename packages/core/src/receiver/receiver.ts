@@ -322,34 +322,44 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     return answer;
   }
 
-  /** Parses, validates and runs one event's handlers; throws HooklineError for a client fault. */
-  async function validate(payload: string, header: HeaderReader, headerId: string | undefined) {
+  type Parsed =
+    | { ok: true; type: string; id: string | undefined; data: unknown }
+    | {
+        ok: false;
+        code: "invalid_json" | "invalid_envelope" | "invalid_event";
+        message: string;
+        issues?: ValidationIssue[];
+      };
+
+  /** Parses the verified body, reads its envelope and validates its data against the catalog. */
+  async function parse(payload: string, header: HeaderReader, headerId: string | undefined): Promise<Parsed> {
     let body: unknown;
     try {
       body = JSON.parse(payload);
     } catch {
-      throw new HooklineError("invalid_json", "The body is not valid JSON");
+      return { ok: false, code: "invalid_json", message: "The body is not valid JSON" };
     }
     let fields: EnvelopeFields;
     try {
       fields = envelope(body, { id: headerId, header });
     } catch (error) {
-      throw new HooklineError("invalid_envelope", `Cannot read the event: ${errorFields(error).message}`);
+      return { ok: false, code: "invalid_envelope", message: `Cannot read the event: ${errorFields(error).message}` };
     }
     if (typeof fields?.type !== "string" || fields.type === "") {
-      throw new HooklineError("invalid_envelope", "The envelope returned no event type");
+      return { ok: false, code: "invalid_envelope", message: "The envelope returned no event type" };
     }
     const schema = catalog?.[fields.type];
     let data = fields.data;
     if (schema) {
+      // A schema that throws (rather than reporting issues) is a bug on our side of the wire: it surfaces as a 500.
       const result = await schema["~standard"].validate(data);
       if (result.issues) {
-        const error = new HooklineError("invalid_event", `The ${fields.type} event does not match its schema`);
-        throw Object.assign(error, { issues: describeIssues(result.issues) });
+        const message = `The ${fields.type} event does not match its schema`;
+        return { ok: false, code: "invalid_event", message, issues: describeIssues(result.issues) };
       }
       data = result.value;
     }
-    return { type: fields.type, id: headerId ?? fields.id, data };
+    return { ok: true, type: fields.type, id: headerId ?? fields.id, data };
   }
 
   async function runHandlers(list: EventHandler<never>[], event: WebhookEvent, context: HandlerContext) {
@@ -477,12 +487,14 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     }
     hook("onVerified", { id: verified.id });
 
-    let parsed: Awaited<ReturnType<typeof validate>>;
-    try {
-      parsed = await validate(verified.payload, header, verified.id);
-    } catch (error) {
-      const { code, message, issues } = error as HooklineError & { issues?: ValidationIssue[] };
-      return reject(code, { id: verified.id }, message, issues ? { issues } : undefined);
+    const parsed = await parse(verified.payload, header, verified.id);
+    if (!parsed.ok) {
+      return reject(
+        parsed.code,
+        { id: verified.id },
+        parsed.message,
+        parsed.issues ? { issues: parsed.issues } : undefined,
+      );
     }
     const list = handlersFor(parsed.type);
     if (list.length === 0) {
@@ -579,13 +591,8 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
       if (!deadLetters) return { status: "not_found" };
       const letter = await deadLetters.get(id);
       if (!letter) return { status: "not_found" };
-      let parsed: Awaited<ReturnType<typeof validate>>;
-      try {
-        parsed = await validate(letter.payload, noHeaders, letter.id);
-      } catch (error) {
-        const { code, message } = error as HooklineError;
-        return { status: "invalid", code, message };
-      }
+      const parsed = await parse(letter.payload, noHeaders, letter.id);
+      if (!parsed.ok) return { status: "invalid", code: parsed.code, message: parsed.message };
       const event: WebhookEvent = {
         id: letter.id,
         type: parsed.type,
