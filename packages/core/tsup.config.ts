@@ -26,7 +26,12 @@ const shared: Options = {
 
 export default defineConfig([
   // Subpaths import "@hookline/core" by name (kept external) so they use whichever build the runtime picked.
-  { ...shared, entry: { index: "src/index.ts", testing: "src/testing/index.ts", node: "src/node.ts" }, external: ["@hookline/core"], dts: true },
+  {
+    ...shared,
+    entry: { index: "src/index.ts", testing: "src/testing/index.ts", node: "src/node.ts" },
+    external: ["@hookline/core"],
+    dts: true,
+  },
   {
     ...shared,
     entry: { "node-crypto/index": "src/index.ts" },
