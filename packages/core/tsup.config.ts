@@ -22,6 +22,8 @@ const shared: Options = {
   platform: "neutral",
   sourcemap: true,
   treeshake: true,
+  // Keep `node:` specifiers: Deno and Bun resolve only those.
+  removeNodeProtocol: false,
 };
 
 export default defineConfig([
@@ -29,7 +31,7 @@ export default defineConfig([
   {
     ...shared,
     entry: { index: "src/index.ts", testing: "src/testing/index.ts", node: "src/node.ts" },
-    external: ["@hookline/core"],
+    external: ["@hookline/core", /^node:/],
     dts: true,
   },
   {

@@ -75,14 +75,29 @@ export const errorStatus: Readonly<Record<HooklineErrorCode, number>> = {
   raw_body_unavailable: 500,
 };
 
+// Marks errors made by any copy of Hookline: an app can load two (the node and WebCrypto builds, ESM and CJS),
+// and `instanceof` must still hold across them.
+const BRAND = Symbol.for("hookline.error");
+
+function isBranded(value: unknown, name: string): boolean {
+  if (typeof value !== "object" || value === null || (value as { [BRAND]?: unknown })[BRAND] !== true) return false;
+  return name === "HooklineError" || (value as Error).name === name;
+}
+
 /** The one error type Hookline throws; `code` says what went wrong, `status` how a receiver answers it. */
 export class HooklineError<Code extends HooklineErrorCode = HooklineErrorCode> extends Error {
   override readonly name: string = "HooklineError";
   readonly code: Code;
+  readonly [BRAND] = true;
 
   constructor(code: Code, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    return this === HooklineError && isBranded(value, "HooklineError");
   }
 
   /** The HTTP status for this error's code. */
@@ -99,6 +114,13 @@ export class HooklineError<Code extends HooklineErrorCode = HooklineErrorCode> e
 /** Thrown by `verify` (and the receiver) when a webhook cannot be trusted. */
 export class WebhookVerificationError extends HooklineError<WebhookVerificationErrorCode> {
   override readonly name = "WebhookVerificationError";
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return (
+      Function.prototype[Symbol.hasInstance].call(WebhookVerificationError, value) ||
+      isBranded(value, "WebhookVerificationError")
+    );
+  }
 }
 
 /** Shorthand used across the schemes. */

@@ -41,16 +41,24 @@ export function timestampCheck(tolerance: Tolerance | undefined, now: number | D
   };
 }
 
-const SECONDS = /^\d{1,12}$/;
-
-/** Parses a header's unix-seconds timestamp strictly: digits only. */
+/** Parses a header's unix-seconds timestamp strictly: 1 to 12 digits, surrounding spaces allowed. */
 export function parseTimestamp(value: string, header: string): number {
-  const trimmed = value.trim();
-  if (!SECONDS.test(trimmed)) {
-    throw verificationError(
-      "invalid_timestamp",
-      `Header ${header} must be unix seconds, got ${JSON.stringify(value.slice(0, 40))}`,
-    );
+  let start = 0;
+  let end = value.length;
+  while (start < end && value.charCodeAt(start) === 32) start++;
+  while (end > start && value.charCodeAt(end - 1) === 32) end--;
+  let seconds = 0;
+  for (let index = start; index < end; index++) {
+    const digit = value.charCodeAt(index) - 48;
+    if (digit < 0 || digit > 9) return invalidTimestamp(value, header);
+    seconds = seconds * 10 + digit;
   }
-  return Number(trimmed);
+  return end > start && end - start <= 12 ? seconds : invalidTimestamp(value, header);
+}
+
+function invalidTimestamp(value: string, header: string): never {
+  throw verificationError(
+    "invalid_timestamp",
+    `Header ${header} must be unix seconds, got ${JSON.stringify(value.slice(0, 40))}`,
+  );
 }

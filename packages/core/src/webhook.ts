@@ -1,7 +1,7 @@
 import { base64Encode, utf8Decode } from "./encoding";
 import { HooklineError, verificationError } from "./errors";
 import { type HeadersInput, headerReader } from "./headers";
-import { standardWebhooks, type WebhookScheme } from "./schemes";
+import { type SchemeVerified, standardWebhooks, type WebhookScheme } from "./schemes";
 import { type SecretInput, secretList } from "./secrets";
 import { type Tolerance, timestampCheck } from "./tolerance";
 
@@ -143,16 +143,26 @@ export async function sign(options: SignOptions): Promise<Record<string, string>
  * const { id, payload } = await verify({ secret: process.env.WEBHOOK_SECRET!, payload: rawBody, headers });
  * const event = JSON.parse(payload);
  */
-export async function verify(options: VerifyOptions): Promise<VerifiedWebhook> {
-  const scheme = options.scheme ?? defaultScheme;
-  const payload = rawPayload(options.payload);
-  const secrets = secretList(options.secret);
-  const { id, timestamp } = await scheme.verify({
-    secrets,
-    payload,
-    header: headerReader(options.headers),
-    checkTimestamp: timestampCheck(options.tolerance, options.now),
-  });
+export function verify(options: VerifyOptions): Promise<VerifiedWebhook> {
+  // Not `async`: on the node backend the whole check is synchronous, and this is its only promise.
+  try {
+    const scheme = options.scheme ?? defaultScheme;
+    const payload = rawPayload(options.payload);
+    const verified = scheme.verify({
+      secrets: secretList(options.secret),
+      payload,
+      header: headerReader(options.headers),
+      checkTimestamp: timestampCheck(options.tolerance, options.now),
+    });
+    return verified instanceof Promise
+      ? verified.then((result) => verifiedWebhook(payload, result))
+      : Promise.resolve(verifiedWebhook(payload, verified));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function verifiedWebhook(payload: string | Uint8Array, { id, timestamp }: SchemeVerified): VerifiedWebhook {
   const result: VerifiedWebhook = { payload: typeof payload === "string" ? payload : utf8Decode(payload) };
   if (id !== undefined) result.id = id;
   if (timestamp !== undefined) result.timestamp = timestamp;

@@ -5,6 +5,7 @@ import {
   createReceiver,
   type DeadLetterStore,
   defineEvents,
+  HooklineError,
   hmac,
   type IdempotencyStore,
   memoryDeadLetters,
@@ -507,6 +508,32 @@ describe("lower-level receive", () => {
     }
     expect((await receiver.receive({ method: "POST", headers, body: chunks() })).status).toBe(200);
     expect(calls).toHaveLength(1);
+  });
+
+  it("answers with the code of the HooklineError an adapter gives as the body, and reports it", async () => {
+    const rejected: unknown[] = [];
+    const { receiver, calls } = setup({ hooks: { onRejected: (info) => rejected.push(info) } });
+    const { headers } = await signedRequest({ secret, event: paid });
+    const body = new HooklineError("raw_body_unavailable", "a parser read it first");
+    const answer = await receiver.receive({ method: "POST", headers, body });
+    expect(answer.status).toBe(500);
+    expect(JSON.parse(answer.body)).toEqual({
+      error: { code: "raw_body_unavailable", message: "a parser read it first" },
+    });
+    expect(rejected).toEqual([{ code: "raw_body_unavailable", status: 500 }]);
+    expect(calls).toHaveLength(0);
+  });
+});
+
+describe("a Request whose body was already read", () => {
+  it("500 raw_body_unavailable naming the fix, not a signature failure", async () => {
+    const { receiver, calls } = setup();
+    const request = await signedRequest({ secret, event: paid });
+    await request.json();
+    const response = await answer(await receiver.handle(request));
+    expect(response).toMatchObject({ status: 500, body: { error: { code: "raw_body_unavailable" } } });
+    expect(response.body.error.message).toContain("request.clone()");
+    expect(calls).toHaveLength(0);
   });
 });
 

@@ -32,3 +32,22 @@ describe(`sign/verify on the ${cryptoBackend} backend`, () => {
     expect(error).toMatchObject({ code: "invalid_payload", message: expect.stringContaining("raw body") });
   });
 });
+
+describe("errors from another copy of Hookline", () => {
+  it("are still instances of HooklineError and WebhookVerificationError", async () => {
+    const { HooklineError } = await import("../src");
+    const brand = Symbol.for("hookline.error");
+    const foreign = Object.assign(new Error("no"), {
+      name: "WebhookVerificationError",
+      code: "missing_header",
+      [brand]: true,
+    });
+    expect(foreign).toBeInstanceOf(HooklineError);
+    expect(foreign).toBeInstanceOf(WebhookVerificationError);
+    const other = Object.assign(new Error("no"), { name: "HooklineError", code: "invalid_option", [brand]: true });
+    expect(other).toBeInstanceOf(HooklineError);
+    expect(other).not.toBeInstanceOf(WebhookVerificationError);
+    expect(new Error("plain")).not.toBeInstanceOf(HooklineError);
+    expect(new HooklineError("invalid_option", "x")).not.toBeInstanceOf(WebhookVerificationError);
+  });
+});

@@ -1,6 +1,7 @@
 // WebCrypto backend: every runtime with `crypto.subtle` (Node ≥ 20, Bun, Deno, Workers, browsers).
 // The node build swaps this module for ./node.ts; both export exactly these names.
 import { base64Encode, concatContent, hexEncode } from "../encoding";
+import type { MaybePromise } from "../maybe";
 import { pkcs8FromSeed } from "./der";
 
 export type DigestEncoding = "base64" | "hex";
@@ -11,7 +12,7 @@ const view = (bytes: Uint8Array): BufferSource => bytes as Uint8Array<ArrayBuffe
 export const backendName: "webcrypto" | "node" = "webcrypto";
 
 // Imported keys are cached per key-bytes object; the secret cache keeps those objects alive.
-const hmacKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
+const hmacKeys = new WeakMap<Uint8Array, CryptoKey>();
 const signingKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
 const verifyingKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
 
@@ -28,18 +29,28 @@ function cached(
   return key;
 }
 
-/** HMAC-SHA256 over `prefix + payload`, encoded. */
-export async function hmacSha256(
+/** HMAC-SHA256 over `prefix + payload`, encoded. Typed as the node backend's (which answers at once). */
+export function hmacSha256(
   key: Uint8Array,
   prefix: string,
   payload: string | Uint8Array,
   encoding: DigestEncoding,
-): Promise<string> {
-  const cryptoKey = await cached(hmacKeys, key, () =>
-    crypto.subtle.importKey("raw", view(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]),
-  );
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", cryptoKey, view(concatContent(prefix, payload))));
-  return encoding === "hex" ? hexEncode(mac) : base64Encode(mac);
+): MaybePromise<string> {
+  const cryptoKey = hmacKeys.get(key);
+  if (cryptoKey) return hmacDigest(cryptoKey, prefix, payload, encoding);
+  return crypto.subtle
+    .importKey("raw", view(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"])
+    .then((imported) => {
+      hmacKeys.set(key, imported);
+      return hmacDigest(imported, prefix, payload, encoding);
+    });
+}
+
+function hmacDigest(key: CryptoKey, prefix: string, payload: string | Uint8Array, encoding: DigestEncoding) {
+  return crypto.subtle.sign("HMAC", key, view(concatContent(prefix, payload))).then((mac) => {
+    const bytes = new Uint8Array(mac);
+    return encoding === "hex" ? hexEncode(bytes) : base64Encode(bytes);
+  });
 }
 
 /** Ed25519 signature of `prefix + payload` with a 32-byte seed, base64. */

@@ -1,11 +1,24 @@
 import { utf8Encode } from "../encoding";
+import { HooklineError } from "../errors";
 
-/** A request body in any form an adapter holds it: bytes, text, a web stream or a Node stream. */
-export type BodyInput = Uint8Array | string | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | null | undefined;
+/**
+ * A request body in any form an adapter holds it: bytes, text, a web stream or a Node stream; or the
+ * `HooklineError` that says why it cannot be had (a parser consumed it, the framework cut it off at its limit),
+ * which the receiver answers with that error's code.
+ */
+export type BodyInput =
+  | Uint8Array
+  | string
+  | ReadableStream<Uint8Array>
+  | AsyncIterable<Uint8Array>
+  | HooklineError
+  | null
+  | undefined;
 
 /** The body's bytes, or `too_large` as soon as more than `maxBytes` arrive (the rest is never buffered). */
 export async function readBody(body: BodyInput, maxBytes: number): Promise<Uint8Array | "too_large"> {
   if (body === null || body === undefined) return new Uint8Array(0);
+  if (body instanceof HooklineError) throw body;
   if (typeof body === "string") body = utf8Encode(body);
   if (body instanceof Uint8Array) return body.length > maxBytes ? "too_large" : body;
 

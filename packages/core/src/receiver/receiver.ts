@@ -172,7 +172,7 @@ export interface DeliveryInput {
   method: string;
   /** The request headers. */
   headers: HeadersInput;
-  /** The raw body: bytes, text or a stream (read up to `maxBodyBytes`). */
+  /** The raw body: bytes, text or a stream (read up to `maxBodyBytes`), or the `HooklineError` why there is none. */
   body: BodyInput;
   /** The full request URL (used by `requireHttps`). */
   url?: string;
@@ -265,6 +265,12 @@ async function sha256Hex(text: string): Promise<string> {
   return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
+const BODY_USED = new HooklineError(
+  "raw_body_unavailable",
+  "The request body was read (by a body-parsing middleware or validator) before Hookline could verify its raw " +
+    "bytes, and a parsed body cannot be verified. Hand the receiver the untouched Request: mount the webhook " +
+    "route before anything that reads the body, or read a clone (request.clone()) there.",
+);
 const TIMEOUT = Symbol("timeout");
 const STORE_RETRY_AFTER_MS = 5_000;
 const noHeaders: HeaderReader = () => undefined;
@@ -459,6 +465,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     try {
       bytes = await readBody(input.body, maxBodyBytes);
     } catch (error) {
+      if (error instanceof HooklineError) return reject(error.code, {}, error.message);
       logger.info({ error: errorFields(error) }, "The request body could not be read");
       return reject("invalid_payload", {}, "The request body could not be read");
     }
@@ -582,7 +589,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
         method: request.method,
         url: request.url,
         headers: request.headers,
-        body: request.method === "POST" ? request.body : null,
+        body: request.method !== "POST" ? null : request.bodyUsed ? BODY_USED : request.body,
       });
       return new Response(answer.body, { status: answer.status, headers: answer.headers });
     },

@@ -1,6 +1,7 @@
 import { hmacSha256 } from "../backend";
 import { safeEqual } from "../encoding";
 import { HooklineError, verificationError } from "../errors";
+import { some, whenReady } from "../maybe";
 import { utf8Key } from "../secrets";
 import { noMatch, requireHeader } from "./failure";
 import type { WebhookScheme } from "./types";
@@ -58,19 +59,20 @@ export function hmac(options: HmacSchemeOptions): WebhookScheme {
       return headers;
     },
 
-    async verify({ secrets, payload, header: read }) {
+    verify({ secrets, payload, header: read }) {
       const value = requireHeader(read, header).trim();
       if (!value.startsWith(prefix)) {
         throw verificationError("malformed_header", `${header} must start with ${JSON.stringify(prefix)}`);
       }
       const signature = value.slice(prefix.length);
       const candidate = encoding === "hex" ? signature.toLowerCase() : signature;
-      for (const secret of secrets) {
-        if (safeEqual(candidate, await hmacSha256(utf8Key(secret), "", payload, encoding))) {
-          return idHeader ? { id: read(idHeader) } : {};
-        }
-      }
-      throw noMatch(name, secrets);
+      const matched = some(secrets, (secret) =>
+        whenReady(hmacSha256(utf8Key(secret), "", payload, encoding), (expected) => safeEqual(candidate, expected)),
+      );
+      return whenReady(matched, (ok) => {
+        if (!ok) throw noMatch(name, secrets);
+        return idHeader ? { id: read(idHeader) } : {};
+      });
     },
   };
 }

@@ -1,10 +1,16 @@
 import { ed25519Sign, ed25519Verify, hmacSha256 } from "../backend";
 import { base64Decode, safeEqual } from "../encoding";
 import { verificationError } from "../errors";
-import { standardSecret } from "../secrets";
+import { some, whenReady } from "../maybe";
+import { type StandardSecret, standardSecret } from "../secrets";
 import { parseTimestamp } from "../tolerance";
 import { noMatch, requireHeader } from "./failure";
 import type { WebhookScheme } from "./types";
+
+const HEADERS = {
+  webhook: { id: "webhook-id", timestamp: "webhook-timestamp", signature: "webhook-signature" },
+  svix: { id: "svix-id", timestamp: "svix-timestamp", signature: "svix-signature" },
+} as const;
 
 /** Options of {@link standardWebhooks}. */
 export interface StandardWebhooksOptions {
@@ -52,51 +58,70 @@ export function standardWebhooks(options: StandardWebhooksOptions = {}): Webhook
       };
     },
 
-    async verify({ secrets, payload, header, checkTimestamp }) {
-      const names =
-        header("webhook-signature") === undefined && header("svix-signature") !== undefined ? "svix" : "webhook";
-      const id = requireHeader(header, `${names}-id`);
-      const timestampHeader = requireHeader(header, `${names}-timestamp`);
-      const signatureHeader = requireHeader(header, `${names}-signature`);
-      const timestamp = parseTimestamp(timestampHeader, `${names}-timestamp`);
+    verify({ secrets, payload, header, checkTimestamp }) {
+      let names: (typeof HEADERS)[keyof typeof HEADERS] = HEADERS.webhook;
+      let signatureHeader = header(names.signature);
+      if (signatureHeader === undefined) {
+        signatureHeader = header(HEADERS.svix.signature);
+        if (signatureHeader !== undefined) names = HEADERS.svix;
+      }
+      const id = requireHeader(header, names.id);
+      const timestamp = parseTimestamp(requireHeader(header, names.timestamp), names.timestamp);
+      const signatures = parseSignatures(requireHeader(header, names.signature), names.signature);
       checkTimestamp(timestamp);
 
-      // "v1,<base64> v1a,<base64> …"; unknown versions are skipped, not errors.
-      const v1: string[] = [];
-      const v1a: string[] = [];
-      let entries = 0;
-      for (const token of signatureHeader.split(" ")) {
-        const comma = token.indexOf(",");
-        if (comma <= 0) continue;
-        entries++;
-        const version = token.slice(0, comma);
-        // A list joined from repeated headers carries ", " separators; base64 never ends in a comma.
-        const value = token.endsWith(",") ? token.slice(comma + 1, -1) : token.slice(comma + 1);
-        if (version === "v1") v1.push(value);
-        else if (version === "v1a") v1a.push(value);
-      }
-      if (entries === 0) {
-        throw verificationError("malformed_header", `${names}-signature must be a list of "version,signature" entries`);
-      }
-
       const signed = `${id}.${timestamp}.`;
-      for (const secret of secrets) {
+      const matched = some(secrets, (secret) => {
         const parsed = standardSecret(secret);
         if (parsed.kind === "symmetric") {
-          if (v1.length === 0) continue;
-          const expected = await hmacSha256(parsed.key, signed, payload, "base64");
-          for (const candidate of v1) if (safeEqual(candidate, expected)) return { id, timestamp };
-        } else {
-          const publicKey = parsed.kind === "verifying" ? parsed.publicKey : await parsed.publicKey();
-          for (const candidate of v1a) {
-            const signature = base64Decode(candidate);
-            if (signature?.length === 64 && (await ed25519Verify(publicKey, signature, signed, payload))) {
-              return { id, timestamp };
-            }
-          }
+          if (signatures.v1.length === 0) return false;
+          return whenReady(hmacSha256(parsed.key, signed, payload, "base64"), (expected) =>
+            signatures.v1.some((candidate) => safeEqual(candidate, expected)),
+          );
         }
-      }
-      throw noMatch("Standard Webhooks", secrets);
+        return signatures.v1a.length > 0 && matchesEd25519(parsed, signatures.v1a, signed, payload);
+      });
+      return whenReady(matched, (ok) => {
+        if (!ok) throw noMatch("Standard Webhooks", secrets);
+        return { id, timestamp };
+      });
     },
   };
+}
+
+/** Splits `"v1,<base64> v1a,<base64> …"`; unknown versions are skipped, not errors. */
+function parseSignatures(list: string, name: string): { v1: string[]; v1a: string[] } {
+  const v1: string[] = [];
+  const v1a: string[] = [];
+  let entries = 0;
+  for (let start = 0; start < list.length; ) {
+    let end = list.indexOf(" ", start);
+    if (end === -1) end = list.length;
+    const comma = list.indexOf(",", start);
+    if (comma > start && comma < end) {
+      entries++;
+      // A list joined from repeated headers carries ", " separators; base64 never ends in a comma.
+      const value = list.slice(comma + 1, list.charCodeAt(end - 1) === 44 ? end - 1 : end);
+      if (comma - start === 2 && list.startsWith("v1", start)) v1.push(value);
+      else if (comma - start === 3 && list.startsWith("v1a", start)) v1a.push(value);
+    }
+    start = end + 1;
+  }
+  if (entries === 0)
+    throw verificationError("malformed_header", `${name} must be a list of "version,signature" entries`);
+  return { v1, v1a };
+}
+
+async function matchesEd25519(
+  secret: Exclude<StandardSecret, { kind: "symmetric" }>,
+  candidates: readonly string[],
+  signed: string,
+  payload: string | Uint8Array,
+): Promise<boolean> {
+  const publicKey = secret.kind === "verifying" ? secret.publicKey : await secret.publicKey();
+  for (const candidate of candidates) {
+    const signature = base64Decode(candidate);
+    if (signature?.length === 64 && (await ed25519Verify(publicKey, signature, signed, payload))) return true;
+  }
+  return false;
 }

@@ -1,6 +1,7 @@
 import { hmacSha256 } from "../backend";
 import { safeEqual } from "../encoding";
 import { verificationError } from "../errors";
+import { some, whenReady } from "../maybe";
 import { utf8Key } from "../secrets";
 import { parseTimestamp } from "../tolerance";
 import { noMatch, requireHeader } from "./failure";
@@ -25,7 +26,7 @@ export function stripe(): WebhookScheme {
       return { [HEADER]: parts.join(",") };
     },
 
-    async verify({ secrets, payload, header, checkTimestamp }) {
+    verify({ secrets, payload, header, checkTimestamp }) {
       let timestampValue: string | undefined;
       const v1: string[] = [];
       for (const item of requireHeader(header, HEADER).split(",")) {
@@ -43,11 +44,15 @@ export function stripe(): WebhookScheme {
       if (v1.length === 0) throw verificationError("no_matching_signature", `${HEADER} has no v1 signature`);
       checkTimestamp(timestamp);
 
-      for (const secret of secrets) {
-        const expected = await hmacSha256(utf8Key(secret), `${timestamp}.`, payload, "hex");
-        for (const candidate of v1) if (safeEqual(candidate, expected)) return { timestamp };
-      }
-      throw noMatch("Stripe", secrets);
+      const matched = some(secrets, (secret) =>
+        whenReady(hmacSha256(utf8Key(secret), `${timestamp}.`, payload, "hex"), (expected) =>
+          v1.some((candidate) => safeEqual(candidate, expected)),
+        ),
+      );
+      return whenReady(matched, (ok) => {
+        if (!ok) throw noMatch("Stripe", secrets);
+        return { timestamp };
+      });
     },
   };
 }

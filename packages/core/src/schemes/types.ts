@@ -40,6 +40,9 @@ export interface WebhookScheme {
   readonly name: string;
   /** Returns the headers to send, names in lower case. */
   sign(input: SchemeSignInput): Promise<Record<string, string>>;
-  /** Resolves when a signature matches; throws `WebhookVerificationError` otherwise. */
-  verify(input: SchemeVerifyInput): Promise<SchemeVerified>;
+  /**
+   * Returns (or resolves) when a signature matches; throws (or rejects with) `WebhookVerificationError`
+   * otherwise. A scheme may answer synchronously when its crypto does.
+   */
+  verify(input: SchemeVerifyInput): SchemeVerified | Promise<SchemeVerified>;
 }
