@@ -1,0 +1,103 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Redis } from "ioredis";
+
+/** A free TCP port on 127.0.0.1 (nothing listens on it once this resolves). */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+/** A key prefix no other run or test file shares. */
+export const uniquePrefix = (label: string) => `hookline-test:${label}:${crypto.randomUUID()}:`;
+
+/** Deletes every key under `prefix` (SCAN, never KEYS). */
+export async function deleteKeys(client: Redis, prefix: string): Promise<void> {
+  let cursor = "0";
+  do {
+    const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+    if (keys.length > 0) await client.unlink(...keys);
+    cursor = next;
+  } while (cursor !== "0");
+}
+
+/** A redis-server of a test's own on 127.0.0.1, to stop, pause and start again on the same port. */
+export interface RedisServer {
+  readonly port: number;
+  readonly url: string;
+  /** Starts it (again) on the same port; resolves once it accepts connections. */
+  start(): Promise<void>;
+  /** Kills it (SIGKILL, like a crash), waits for the exit and removes its folder. */
+  kill(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open, nothing is answered. */
+  pause(): void;
+  /** Thaws it (SIGCONT). */
+  resume(): void;
+}
+
+/**
+ * Spawns `redis-server` (no persistence, loopback only) as a child process. Call `kill` when done.
+ * @param cluster start it as a one-node Redis Cluster owning every slot
+ */
+export async function startRedisServer({ cluster = false } = {}): Promise<RedisServer> {
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const dir = join(tmpdir(), `hookline-redis-${port}-${crypto.randomUUID()}`);
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+  args.push("--daemonize", "no", "--dir", dir);
+  if (cluster) {
+    args.push("--cluster-enabled", "yes", "--cluster-config-file", join(dir, "nodes.conf"));
+    args.push("--cluster-announce-ip", "127.0.0.1"); // else it announces no address and clients cannot route
+  }
+
+  const server: RedisServer = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async start() {
+      mkdirSync(dir, { recursive: true });
+      const started = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
+      child = started;
+      let output = "";
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 5_000);
+        started.stdout?.on("data", (chunk: Buffer) => {
+          output += chunk;
+          if (output.includes("Ready to accept connections")) {
+            clearTimeout(timer);
+            started.stdout?.removeAllListeners("data").resume();
+            resolve();
+          }
+        });
+        started.once("exit", (code) => {
+          clearTimeout(timer);
+          reject(new Error(`redis-server exited with ${code}:\n${output}`));
+        });
+      });
+      started.stderr?.resume();
+    },
+    async kill() {
+      const running = child;
+      child = undefined;
+      if (running && running.exitCode === null && running.signalCode === null) {
+        const exited = once(running, "exit");
+        running.kill("SIGKILL");
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+    pause: () => child?.kill("SIGSTOP"),
+    resume: () => child?.kill("SIGCONT"),
+  };
+  // Even if the test worker dies before its clean-up runs, no redis-server outlives it.
+  process.once("exit", () => child?.kill("SIGKILL"));
+  await server.start();
+  return server;
+}
