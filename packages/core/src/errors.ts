@@ -84,6 +84,10 @@ function isBranded(value: unknown, name: string): boolean {
   return name === "HooklineError" || (value as Error).name === name;
 }
 
+function isBrandedBase(type: unknown, value: unknown): boolean {
+  return type === HooklineError && isBranded(value, "HooklineError");
+}
+
 /** The one error type Hookline throws; `code` says what went wrong, `status` how a receiver answers it. */
 export class HooklineError<Code extends HooklineErrorCode = HooklineErrorCode> extends Error {
   override readonly name: string = "HooklineError";
@@ -96,8 +100,8 @@ export class HooklineError<Code extends HooklineErrorCode = HooklineErrorCode> e
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
-    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
-    return this === HooklineError && isBranded(value, "HooklineError");
+    // biome-ignore lint/complexity/noThisInStatic: `instanceof` asks about `this`, which may be a subclass
+    return Function.prototype[Symbol.hasInstance].call(this, value) || isBrandedBase(this, value);
   }
 
   /** The HTTP status for this error's code. */

@@ -1,4 +1,4 @@
-import type { ClaimResult, IdempotencyStore } from "@hookline/core";
+import { type ClaimResult, claimToken, type IdempotencyStore } from "@hookline/core";
 import { type LuaScript, positive, type RedisClient, scriptRunner } from "./scripts";
 
 /** Options of {@link redisStore}. */
@@ -62,13 +62,6 @@ return redis.call("DEL", KEYS[1])`,
 };
 
 const milliseconds = (ms: number) => String(Math.ceil(ms));
-
-/** A random claim token (128 bits, hex), as the memory store makes them. */
-function claimToken(): string {
-  let token = "";
-  for (const byte of crypto.getRandomValues(new Uint8Array(16))) token += byte.toString(16).padStart(2, "0");
-  return token;
-}
 
 /**
  * An idempotency store on Redis, shared by every receiver instance. Each operation is one Lua script on one

@@ -36,5 +36,5 @@ export {
 } from "./receiver";
 export type { StandardSchemaV1 } from "./standard-schema";
 export type { ReceiverStats } from "./stats";
-export type { ClaimResult, DeadLetter, DeadLetterStore, IdempotencyStore } from "./store";
+export { type ClaimResult, claimToken, type DeadLetter, type DeadLetterStore, type IdempotencyStore } from "./store";
 export type { TransportOptions } from "./transport";

@@ -74,7 +74,7 @@ export interface DeadLetterStore {
   delete(id: string): Promise<boolean>;
 }
 
-/** A new random claim token. */
+/** A new random claim token (128 bits, hex), for store implementations. */
 export function claimToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   let token = "";
