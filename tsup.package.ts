@@ -1,0 +1,12 @@
+import { defineConfig } from "tsup";
+
+// The build of every @hookline package but the core (which builds twice; see packages/core/tsup.config.ts).
+export default defineConfig({
+  entry: { index: "src/index.ts" },
+  format: ["esm", "cjs"],
+  target: "es2022",
+  dts: true,
+  sourcemap: true,
+  // Keep `node:` specifiers: Deno and Bun resolve only those.
+  removeNodeProtocol: false,
+});
