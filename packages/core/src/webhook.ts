@@ -1,6 +1,7 @@
 import { base64Encode, utf8Decode } from "./encoding";
 import { HooklineError, verificationError } from "./errors";
 import { type HeadersInput, headerReader } from "./headers";
+import { randomBytes } from "./random";
 import { type SchemeVerified, standardWebhooks, type WebhookScheme } from "./schemes";
 import { type SecretInput, secretList } from "./secrets";
 import { type Tolerance, timestampCheck } from "./tolerance";
@@ -91,7 +92,7 @@ const ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw
 export function generateMessageId(): string {
   let id = "msg_";
   while (id.length < 28) {
-    for (const byte of crypto.getRandomValues(new Uint8Array(32))) {
+    for (const byte of randomBytes(32)) {
       // 248 = 4 × 62: rejecting the rest keeps every character equally likely.
       if (byte < 248 && id.length < 28) id += ID_ALPHABET[byte % 62];
     }

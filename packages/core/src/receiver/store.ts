@@ -1,3 +1,5 @@
+import { hexEncode } from "../encoding";
+import { randomBytes } from "../random";
 /**
  * The answer to a claim.
  * - `claimed`: this caller owns the key until its lease ends; `token` proves it to `complete` and `release`.
@@ -76,10 +78,7 @@ export interface DeadLetterStore {
 
 /** A new random claim token (128 bits, hex), for store implementations. */
 export function claimToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  let token = "";
-  for (const byte of bytes) token += byte.toString(16).padStart(2, "0");
-  return token;
+  return hexEncode(randomBytes(16));
 }
 
 /** Merges a new failure into an existing dead letter, as `DeadLetterStore.put` prescribes. */
