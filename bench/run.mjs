@@ -2,12 +2,15 @@
 // results/<suite>.json. Exits 1 when a case fails to verify; a missed goal is reported, not an error.
 //
 //   node --expose-gc run.mjs [--quick] [suite…]
-//   BENCH_ROUNDS, BENCH_TIME_MS, BENCH_WARMUP_MS, BENCH_BATCH override the measurement settings.
+//   BENCH_ROUNDS, BENCH_TIME_MS, BENCH_WARMUP_MS, BENCH_BATCH override the verify suite's settings;
+//   BENCH_HTTP_ROUNDS, BENCH_HTTP_ROUND_MS, BENCH_HTTP_WARMUP_MS, BENCH_HTTP_CONNECTIONS the http suite's.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { machineInfo } from "./lib/harness.mjs";
 
 const SUITES = {
   verify: () => import("./suites/verify.mjs"),
+  http: () => import("./suites/http.mjs"),
+  stores: () => import("./suites/stores.mjs"),
 };
 
 const args = process.argv.slice(2);
@@ -29,6 +32,7 @@ const options = {
   warmupMs: env("BENCH_WARMUP_MS", quick ? 100 : 250),
   // Ops averaged per sample for fast (< ~65 µs) ops; slower ops are timed one call per sample.
   batch: env("BENCH_BATCH", 128),
+  quick,
   log: (line) => console.log(line),
 };
 
@@ -45,12 +49,15 @@ if (machine.loadavg[0] > machine.cores * 0.75) {
     `warning: load average ${machine.loadavg[0]} on ${machine.cores} cores; other work is competing, expect noisy numbers`,
   );
 }
-console.log(
-  `${options.rounds} rounds × ${options.timeMs} ms per case, ${options.warmupMs} ms warm-up, batches of ${options.batch}`,
-);
+const suites = selected.length > 0 ? selected : Object.keys(SUITES);
+if (suites.includes("verify")) {
+  console.log(
+    `verify: ${options.rounds} rounds × ${options.timeMs} ms per case, ${options.warmupMs} ms warm-up, batches of ${options.batch}`,
+  );
+}
 
 let failed = false;
-for (const name of selected.length > 0 ? selected : Object.keys(SUITES)) {
+for (const name of suites) {
   const started = Date.now();
   try {
     const suite = await SUITES[name]();

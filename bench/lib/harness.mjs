@@ -1,5 +1,6 @@
 // Measurement harness shared by the suites: mitata's `measure` for the timing loops, driven in interleaved rounds
 // so a burst of noise on the shared machine lands on one round of every case instead of all rounds of one case.
+import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { measure } from "mitata";
 
@@ -138,4 +139,19 @@ export function table(rows) {
   const line = (row) =>
     row.map((cell, i) => (i === 0 ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i]))).join("  ");
   return [line(rows[0]), widths.map((w) => "─".repeat(w)).join("  "), ...rows.slice(1).map(line)].join("\n");
+}
+
+/** The installed version of a package, found next to its resolved entry (some export no ./package.json). */
+export function installedVersion(name) {
+  let dir = new URL(".", import.meta.resolve(name));
+  for (;;) {
+    const file = new URL("package.json", dir);
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, "utf8"));
+      if (pkg.name === name) return pkg.version;
+    }
+    const parent = new URL("..", dir);
+    if (parent.href === dir.href) return "unknown";
+    dir = parent;
+  }
 }

@@ -1,14 +1,13 @@
 // Verify of one signed webhook: Hookline (node:crypto and WebCrypto backends) against the bare crypto floors and
 // the other libraries, each on the same message for its own wire format.
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
 import * as hookline from "@hookline/core";
 import * as web from "@hookline/core/webcrypto";
 import { verify as octokitVerify } from "@octokit/webhooks-methods";
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import Stripe from "stripe";
 import { Webhook as SvixWebhook } from "svix";
-import { formatNs, formatRatio, measureCases, pairedRatio, table } from "../lib/harness.mjs";
+import { formatNs, formatRatio, installedVersion, measureCases, pairedRatio, table } from "../lib/harness.mjs";
 import { jsonBody } from "../lib/payload.mjs";
 
 // The package's exports only offer the web build under the "browser" condition; load that file next to the node one.
@@ -258,21 +257,6 @@ const GOALS = [
     show: (r) => `${r.toFixed(2)}× faster (≥ 2×)`,
   },
 ];
-
-/** The installed version of a package, found next to its resolved entry (some export no ./package.json). */
-function installedVersion(name) {
-  let dir = new URL(".", import.meta.resolve(name));
-  for (;;) {
-    const file = new URL("package.json", dir);
-    if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, "utf8"));
-      if (pkg.name === name) return pkg.version;
-    }
-    const parent = new URL("..", dir);
-    if (parent.href === dir.href) return "unknown";
-    dir = parent;
-  }
-}
 
 export const peerVersions = () =>
   Object.fromEntries(

@@ -1,16 +1,23 @@
 import { createReceiver, defineEvents, type StandardSchemaV1 } from "@hookline/core";
 import express, { Router } from "express";
 import { describe, expectTypeOf, it } from "vitest";
+import { z } from "zod";
 import { webhookHandler } from "../src";
 
-// The types a zod 4 schema such as `z.object({ id: z.string(), amount: z.number() })` has.
-declare const invoicePaid: StandardSchemaV1<unknown, { id: string; amount: number }>;
-const events = defineEvents({ "invoice.paid": invoicePaid });
+// `paidAt` is a string on the wire and a Date in handlers: the handler gets the schema's output type.
+const events = defineEvents({
+  "invoice.paid": z.object({
+    id: z.string(),
+    amount: z.number(),
+    paidAt: z.iso.datetime().transform((s) => new Date(s)),
+  }),
+});
+type InvoicePaid = { id: string; amount: number; paidAt: Date };
 
 describe("webhookHandler", () => {
   it("takes a receiver typed by its event catalog and fits app.post, app.all and a Router", () => {
     const receiver = createReceiver({ secret: "whsec_x", events }).on("invoice.paid", (event) => {
-      expectTypeOf(event.data).toEqualTypeOf<{ id: string; amount: number }>();
+      expectTypeOf(event.data).toEqualTypeOf<InvoicePaid>();
     });
     express().post("/webhooks", webhookHandler(receiver));
     express().all("/webhooks", webhookHandler(receiver, { rawBody: () => undefined }));
@@ -21,5 +28,11 @@ describe("webhookHandler", () => {
     expectTypeOf(webhookHandler).parameter(1).exclude<undefined>().toHaveProperty("rawBody");
     // @ts-expect-error a parsed object is not a raw body
     webhookHandler(createReceiver({ secret: "whsec_x" }), { rawBody: () => ({ parsed: true }) });
+  });
+
+  it("sees a catalog whose input and output differ, so the handler's type above is the output's", () => {
+    type Schema = (typeof events)["invoice.paid"];
+    expectTypeOf<StandardSchemaV1.InferInput<Schema>>().toEqualTypeOf<{ id: string; amount: number; paidAt: string }>();
+    expectTypeOf<StandardSchemaV1.InferOutput<Schema>>().toEqualTypeOf<InvoicePaid>();
   });
 });

@@ -1,12 +1,24 @@
-import { createReceiver, type Receiver, type StandardSchemaV1 } from "@hookline/core";
+import { createReceiver, defineEvents, type StandardSchemaV1 } from "@hookline/core";
 import type { NextApiHandler, NextApiRequest, NextApiResponse, PageConfig } from "next";
 import type { NextRequest } from "next/server";
 import { describe, expectTypeOf, it } from "vitest";
+import { z } from "zod";
 import { pagesConfig, pagesWebhookHandler, webhookHandler } from "../src/index";
 
-type Catalog = { "invoice.paid": StandardSchemaV1<{ id: string }, { id: string }> };
-declare const typed: Receiver<Catalog>;
+// `paidAt` is a string on the wire and a Date in handlers: the handler gets the schema's output type.
+const events = defineEvents({
+  "invoice.paid": z.object({ id: z.string(), paidAt: z.iso.datetime().transform((s) => new Date(s)) }),
+});
+const typed = createReceiver({ secret: "whsec_c2VjcmV0", events }).on("invoice.paid", (event) => {
+  expectTypeOf(event.data).toEqualTypeOf<{ id: string; paidAt: Date }>();
+});
 const untyped = createReceiver({ secret: "whsec_c2VjcmV0" });
+
+it("uses a real zod catalog whose input and output differ", () => {
+  type Schema = (typeof events)["invoice.paid"];
+  expectTypeOf<StandardSchemaV1.InferInput<Schema>>().toEqualTypeOf<{ id: string; paidAt: string }>();
+  expectTypeOf<StandardSchemaV1.InferOutput<Schema>>().toEqualTypeOf<{ id: string; paidAt: Date }>();
+});
 
 describe("webhookHandler", () => {
   it("takes a typed or untyped receiver and is an App Router route handler", () => {
