@@ -12,10 +12,15 @@ const next = createRequire(import.meta.url).resolve("next/dist/bin/next");
 const secret = "whsec_c21va2UtdGVzdC1zZWNyZXQtZm9yLW5leHQtZXhhbXBsZQ==";
 // CI=1 makes Next fail on a missing package instead of installing it (which would edit package.json), and
 // NODE_ENV=production replaces vitest's "test", as under `pnpm build && pnpm start`.
-const { WEBHOOK_SECRET: _, ...inherited } = process.env;
-const buildEnv = { ...inherited, NEXT_TELEMETRY_DISABLED: "1", CI: "1", NODE_ENV: "production" as const };
-// The secret is given to the server only: it is read at run time, never baked into the build.
-const env = { ...buildEnv, WEBHOOK_SECRET: secret };
+// The secret is set for the build as well as the server: the Edge route's bundle may read `process.env` as it
+// was when it was built (seen in CI), so a deployment sets it in both places.
+const env = {
+  ...process.env,
+  NEXT_TELEMETRY_DISABLED: "1",
+  CI: "1",
+  NODE_ENV: "production" as const,
+  WEBHOOK_SECRET: secret,
+};
 
 let server: ChildProcess | undefined;
 let output = "";
@@ -33,7 +38,7 @@ function freePort(): Promise<number> {
 
 beforeAll(async () => {
   const started = performance.now();
-  await promisify(execFile)(process.execPath, [next, "build"], { cwd: dir, env: buildEnv, timeout: 240_000 }).catch(
+  await promisify(execFile)(process.execPath, [next, "build"], { cwd: dir, env, timeout: 240_000 }).catch(
     (error) => {
       throw new Error(`next build failed:\n${error.stdout}\n${error.stderr}`, { cause: error });
     },

@@ -1,6 +1,7 @@
 import { base64Encode, utf8Decode } from "./encoding";
 import { HooklineError, verificationError } from "./errors";
 import { type HeadersInput, headerReader } from "./headers";
+import { isPromise } from "./maybe";
 import { randomBytes } from "./random";
 import { type SchemeVerified, standardWebhooks, type WebhookScheme } from "./schemes";
 import { type SecretInput, secretList } from "./secrets";
@@ -72,7 +73,9 @@ export interface VerifiedWebhook {
 
 function rawPayload(payload: unknown): string | Uint8Array {
   if (typeof payload === "string" || payload instanceof Uint8Array) return payload;
-  if (payload instanceof ArrayBuffer) return new Uint8Array(payload);
+  // Views and buffers from another realm (a vm context, an Edge sandbox) fail `instanceof` but are bytes all the same.
+  if (ArrayBuffer.isView(payload)) return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
+  if (Object.prototype.toString.call(payload) === "[object ArrayBuffer]") return new Uint8Array(payload as ArrayBuffer);
   if (payload !== null && typeof payload === "object") {
     throw verificationError(
       "invalid_payload",
@@ -155,7 +158,7 @@ export function verify(options: VerifyOptions): Promise<VerifiedWebhook> {
       header: headerReader(options.headers),
       checkTimestamp: timestampCheck(options.tolerance, options.now),
     });
-    return verified instanceof Promise
+    return isPromise(verified)
       ? verified.then((result) => verifiedWebhook(payload, result))
       : Promise.resolve(verifiedWebhook(payload, verified));
   } catch (error) {

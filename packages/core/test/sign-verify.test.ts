@@ -51,3 +51,25 @@ describe("errors from another copy of Hookline", () => {
     expect(new HooklineError("invalid_option", "x")).not.toBeInstanceOf(WebhookVerificationError);
   });
 });
+
+describe("values from another realm (vm contexts, Next's Edge sandbox)", () => {
+  it("verifies bytes and awaits a scheme's promise made in another realm", async () => {
+    const { runInNewContext } = await import("node:vm");
+    const { standardWebhooks } = await import("../src");
+    const headers = { "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": signature };
+    const foreignBytes = runInNewContext("Uint8Array.from(bytes)", { bytes: [...new TextEncoder().encode(payload)] });
+    expect(foreignBytes instanceof Uint8Array).toBe(false);
+    await expect(verify({ secret, payload: foreignBytes, headers, now: timestamp * 1000 })).resolves.toMatchObject({
+      id,
+    });
+
+    const inner = standardWebhooks();
+    const foreignPromises = {
+      ...inner,
+      verify: (input: Parameters<typeof inner.verify>[0]) =>
+        runInNewContext("Promise.resolve(result)", { result: inner.verify(input) }),
+    };
+    const outcome = verify({ scheme: foreignPromises, secret, payload, headers, now: timestamp * 1000 });
+    await expect(outcome).resolves.toEqual({ id, timestamp, payload });
+  });
+});
