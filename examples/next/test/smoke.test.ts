@@ -38,11 +38,9 @@ function freePort(): Promise<number> {
 
 beforeAll(async () => {
   const started = performance.now();
-  await promisify(execFile)(process.execPath, [next, "build"], { cwd: dir, env, timeout: 240_000 }).catch(
-    (error) => {
-      throw new Error(`next build failed:\n${error.stdout}\n${error.stderr}`, { cause: error });
-    },
-  );
+  await promisify(execFile)(process.execPath, [next, "build"], { cwd: dir, env, timeout: 240_000 }).catch((error) => {
+    throw new Error(`next build failed:\n${error.stdout}\n${error.stderr}`, { cause: error });
+  });
   console.log(`next build took ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
   const port = await freePort();
