@@ -1,79 +1,11 @@
 import { signedDelivery } from "@hookline/core/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { smokeTest } from "../../smoke";
-import { type RunningExample, startExample } from "../../start-example";
+import { exampleSmokeSuite } from "../../example-suite";
 
-const server = new URL("../server.mjs", import.meta.url);
-const secret = "whsec_c21va2UtdGVzdC1zZWNyZXQtZm9yLWZhc3RpZnktZXhhbXBsZQ==";
-/** The development secret documented in server.mjs and the README. */
-const DEV_SECRET = "whsec_aG9va2xpbmUtZXhhbXBsZS1mYXN0aWZ5LWRldi1zZWNyZXQ=";
-
-describe("with WEBHOOK_SECRET set", () => {
-  let app: RunningExample;
-  beforeAll(async () => {
-    app = await startExample(server, { env: { WEBHOOK_SECRET: secret } });
-  }, 20_000);
-  afterAll(() => app?.stop());
-
-  it("prints its URL on a free port and where webhooks go", () => {
-    expect(app.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(app.url).not.toMatch(/:0$/);
-    expect(app.webhookPath).toBe("/webhooks");
-    expect(app.output()).not.toContain("development secret");
-  });
-
-  it("answers a signed event 200, its duplicate 200 duplicate and a tampered copy 401", async () => {
-    const answers = await smokeTest(app.url, { secret, paths: [app.webhookPath], signedDelivery });
-    expect(answers.map(({ step, status }) => `${step} ${status}`)).toEqual([
-      "signed 200",
-      "duplicate 200",
-      "tampered 401",
-    ]);
-    expect(app.output()).toContain("invoice in_smoke paid: 4200 cents");
-    const invoices = await fetch(`${app.url}/api/invoices`);
-    expect(await invoices.json()).toEqual({ paid: { in_smoke: 4200 } });
-  });
-
-  it("still parses JSON on its own routes with Fastify's parser", async () => {
-    const created = await fetch(`${app.url}/api/orders`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ item: "widget", quantity: 3 }),
-    });
-    expect(created.status).toBe(201);
-    expect(await created.json()).toEqual({ order: { id: "ord_1", item: "widget", quantity: 3 } });
-
-    const invalid = await fetch(`${app.url}/api/orders`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ item: "widget", quantity: 0 }),
-    });
-    expect(invalid.status).toBe(400);
-    const malformed = await fetch(`${app.url}/api/orders`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: "{not json",
-    });
-    expect(malformed.status).toBe(400);
-  });
-
-  it("refuses an event that fails its schema with 400 invalid_event", async () => {
-    const { headers, body } = await signedDelivery({ secret, event: { type: "invoice.paid", data: { id: 7 } } });
-    const answer = await fetch(`${app.url}/webhooks`, { method: "POST", headers, body: body as BodyInit });
-    expect(answer.status).toBe(400);
-    expect(await answer.json()).toMatchObject({ error: { code: "invalid_event" } });
-  });
-});
-
-describe("without WEBHOOK_SECRET", () => {
-  it("warns and verifies with the documented development secret", async () => {
-    const app = await startExample(server);
-    try {
-      // The warning goes to stderr, which may arrive after the URL on stdout.
-      await expect.poll(app.output).toContain("WEBHOOK_SECRET is not set: using the public development secret");
-      await smokeTest(app.url, { secret: DEV_SECRET, paths: [app.webhookPath], signedDelivery });
-    } finally {
-      await app.stop();
-    }
-  });
+exampleSmokeSuite({
+  server: new URL("../server.mjs", import.meta.url),
+  secret: "whsec_c21va2UtdGVzdC1zZWNyZXQtZm9yLWZhc3RpZnktZXhhbXBsZQ==",
+  // The development secret documented in server.mjs and the README.
+  devSecret: "whsec_aG9va2xpbmUtZXhhbXBsZS1mYXN0aWZ5LWRldi1zZWNyZXQ=",
+  parser: "Fastify's parser",
+  signedDelivery,
 });
