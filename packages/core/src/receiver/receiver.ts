@@ -440,7 +440,9 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     if (late) {
       logger.error(
         { ...info, error: errorFields(outcome.error) },
-        "Handler failed after the 202 answer and there is no dead-letter store: the event is lost unless the sender delivers it again",
+        deadLetters
+          ? "Handler failed after the 202 answer and the dead letter could not be stored: the event is lost unless the sender delivers it again"
+          : "Handler failed after the 202 answer and there is no dead-letter store: the event is lost unless the sender delivers it again",
       );
     } else {
       logger.warn(
