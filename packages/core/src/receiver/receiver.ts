@@ -1,4 +1,4 @@
-import { HooklineError, type HooklineErrorCode } from "../errors";
+import { errorStatus, HooklineError, type HooklineErrorCode } from "../errors";
 import { type HeaderReader, type HeadersInput, headerReader } from "../headers";
 import { standardWebhooks, type WebhookScheme } from "../schemes";
 import { type SecretInput, secretList } from "../secrets";
@@ -240,7 +240,7 @@ function errorAnswer(
   message?: string,
   extra?: { issues?: ValidationIssue[]; retryAfterMs?: number },
 ) {
-  const status = new HooklineError(code, "").status;
+  const status = errorStatus[code];
   const headers: Record<string, string> = {};
   if (code === "method_not_allowed") headers.allow = "POST";
   if (code === "payload_too_large") headers.connection = "close";
