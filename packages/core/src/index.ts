@@ -1,4 +1,24 @@
 export { backendName as cryptoBackend } from "./backend";
+export type {
+  Attempt,
+  AttemptOutcome,
+  Delivery,
+  DeliveryFilter,
+  DeliveryJob,
+  DeliveryStatus,
+  DeliveryStore,
+  Endpoint,
+  EndpointPatch,
+  EndpointSecret,
+  Lease,
+  Message,
+  Page,
+  Processor,
+  RequeueFilter,
+  Settlement,
+  Worker,
+  WorkOptions,
+} from "./engine/types";
 export {
   errorStatus,
   HooklineError,

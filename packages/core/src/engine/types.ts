@@ -1,0 +1,264 @@
+/**
+ * The engine: where a sender keeps its endpoints, messages, deliveries and attempts, and how due deliveries reach
+ * the dispatcher. One interface, three engines:
+ *
+ * - `memoryDeliveries()` in `@hookline/core`: the embedded default (a process that dies loses what is pending);
+ * - `postgresDeliveries()` in `@hookline/postgres`: rows claimed with `FOR UPDATE SKIP LOCKED` (pull), and the
+ *   transactional outbox (`enqueue` on the caller's transaction);
+ * - `bullmqDeliveries()` in `@hookline/redis`: BullMQ jobs pushed to workers, a delayed job per next attempt.
+ *
+ * The split of work: the engine stores and hands out work under a lease; the sender (core) decides everything
+ * else — who gets a message (fan-out), how an attempt is made (`deliver`), what its outcome means and when the
+ * next attempt is due (the retry schedule). An engine never makes an HTTP request and never reads a schedule.
+ *
+ * The work loop (`work`, {@link Lease}, {@link WorkOptions}, {@link Worker}) is the part that the receiver's inbox
+ * shares: an inbox engine is the same loop over received events instead of deliveries, settled the same way.
+ *
+ * Every engine runs `runDeliveryStoreContract` from `@hookline/core/testing` unchanged.
+ *
+ * Times are milliseconds since the epoch on the engine's clock (the database's for PostgreSQL); delays are
+ * relative, so that a dispatcher's clock never decides when a lease ends or an attempt is due.
+ *
+ * @module
+ */
+
+/**
+ * Where a delivery (one message to one endpoint) stands. The same four names are used in the API, the tables,
+ * the logs and the docs.
+ *
+ * - `pending`: waiting for its next attempt (the first included), or being attempted under a lease. Deliveries
+ *   to a disabled endpoint stay `pending` and are not handed out until the endpoint is enabled again.
+ * - `delivered`: an attempt got a 2xx. Final.
+ * - `failed`: an attempt got an answer that retrying cannot change (a 4xx other than 408/429, a 3xx,
+ *   `webhook-delivery: abort-message`, a URL the SSRF guard refused), or the endpoint was deleted. Final.
+ * - `exhausted`: every attempt of the schedule failed; kept as a dead letter for `retry`/`replay`. Final.
+ */
+export type DeliveryStatus = "pending" | "delivered" | "failed" | "exhausted";
+
+/** A signing secret of an endpoint. */
+export interface EndpointSecret {
+  /** `whsec_…` (Standard Webhooks, Stripe), `whsk_…` (v1a), or the raw secret text (GitHub, HMAC). */
+  secret: string;
+  /** When it stops signing (ms since the epoch): set on the old secret by a rotation's grace. */
+  expiresAt?: number;
+}
+
+/** A URL that receives webhooks, with what it subscribes to and how it is signed for. */
+export interface Endpoint {
+  /** `ep_…` */
+  id: string;
+  url: string;
+  /** Only messages sent for this tenant reach it; an endpoint without one gets messages without one. */
+  tenant?: string;
+  /** The event types it receives; absent: every type. */
+  types?: string[];
+  /** Extra request headers sent with every delivery. */
+  headers: Record<string, string>;
+  /** The application's own data, stored and returned as is. */
+  metadata: Record<string, unknown>;
+  /** Newest first; every unexpired one signs. */
+  secrets: EndpointSecret[];
+  /** A disabled endpoint gets no attempts; its deliveries wait, `pending`, until it is enabled. */
+  disabled: boolean;
+  /** Why it was disabled: the caller's reason, `gone` (410 or `webhook-delivery: disable`), or `failing`. */
+  disabledReason?: string;
+  /** When the current run of exhausted deliveries began; cleared by any delivered one (drives `disableAfter`). */
+  failingSince?: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What can change on an endpoint: every field but its id and creation time. */
+export type EndpointPatch = Partial<Omit<Endpoint, "id" | "createdAt" | "updatedAt">>;
+
+/** One event sent once and fanned out to endpoints. */
+export interface Message {
+  /** `msg_…`, or the caller's own id: the `webhook-id` of every delivery, and the key of idempotent enqueue. */
+  id: string;
+  type: string;
+  tenant?: string;
+  /** The exact JSON text sent on every attempt (`{ type, timestamp, data }`). */
+  payload: string;
+  createdAt: number;
+}
+
+/** One message to one endpoint. */
+export interface Delivery {
+  /** `dlv_…` */
+  id: string;
+  messageId: string;
+  endpointId: string;
+  status: DeliveryStatus;
+  /**
+   * Attempts made since it was created or last requeued: its place in the retry schedule. The attempt log
+   * ({@link DeliveryStore.attempts}) keeps every attempt ever made.
+   */
+  attempts: number;
+  /** When the next attempt is due, while `pending`. */
+  nextAttemptAt?: number;
+  /** The last attempt's HTTP status, when it got an answer. */
+  lastStatus?: number;
+  /** The last attempt's error, when it got no answer (timeout, network, blocked). */
+  lastError?: string;
+  lastAttemptAt?: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * What one attempt ended in: `classifyDelivery`'s kinds, and `blocked` for a URL the SSRF guard refused (no
+ * connection was made).
+ */
+export type AttemptOutcome = "success" | "retry" | "final" | "disable" | "blocked";
+
+/** One HTTP attempt of a delivery, as the attempt log keeps it. */
+export interface Attempt {
+  /** `att_…` */
+  id: string;
+  deliveryId: string;
+  messageId: string;
+  endpointId: string;
+  startedAt: number;
+  durationMs: number;
+  outcome: AttemptOutcome;
+  /** The HTTP status, when an answer came. */
+  status?: number;
+  /** The answer's body, cut at the sender's `maxResponseBytes`. */
+  responseBody?: string;
+  /** Why no answer came: timeout, network error, blocked. */
+  error?: string;
+}
+
+/** A page of a listing; pass `cursor` back for the next one. */
+export interface Page<Item> {
+  items: Item[];
+  /** Absent on the last page. */
+  cursor?: string;
+}
+
+/** Which deliveries `deliveries.list` returns, newest first. */
+export interface DeliveryFilter {
+  messageId?: string;
+  endpointId?: string;
+  status?: DeliveryStatus;
+  /** @default 100 (at most 1000) */
+  limit?: number;
+  cursor?: string;
+}
+
+/**
+ * Which deliveries `deliveries.requeue` makes due again: some by id (`sender.retry`), or an endpoint's created in a
+ * time range (`sender.replay`), optionally only those with a status.
+ */
+export type RequeueFilter =
+  | { deliveryIds: readonly string[] }
+  | { endpointId: string; since: number; until?: number; status?: DeliveryStatus; limit: number };
+
+/** Proof that a worker holds a piece of work; settling with an expired or replaced lease changes no state. */
+export interface Lease {
+  token: string;
+  expiresAt: number;
+}
+
+/** A due delivery handed to the dispatcher, with everything it needs to attempt it. */
+export interface DeliveryJob {
+  delivery: Delivery;
+  message: Message;
+  endpoint: Endpoint;
+  lease: Lease;
+}
+
+/**
+ * How an attempt ended, as the engine records it in one atomic step:
+ * - the attempt is appended to the log, always (even when the lease was lost: the attempt did happen);
+ * - the delivery moves to `next` and its endpoint takes `endpoint`'s changes, only while the lease still holds.
+ */
+export interface Settlement {
+  attempt: Omit<Attempt, "id" | "deliveryId" | "messageId" | "endpointId">;
+  /** `pending` again after `delayMs` (from the engine's clock), or ended. */
+  next: { status: "pending"; delayMs: number } | { status: "delivered" | "failed" | "exhausted" };
+  /** Changes to the endpoint: `failingSince` set or cleared (`null`), or the endpoint disabled. */
+  endpoint?: { failingSince?: number | null; disable?: { reason: string } };
+}
+
+/** Attempts one job and says how it ended. The sender's dispatcher is the one processor of deliveries. */
+export type Processor<Job, Result> = (job: Job) => Promise<Result>;
+
+/** How a worker takes work. */
+export interface WorkOptions {
+  /** Jobs in flight at once in this worker. */
+  concurrency: number;
+  /**
+   * Jobs in flight at once for one key, across every worker sharing the engine (for deliveries, the key is the
+   * endpoint: one slow endpoint must not take every slot).
+   */
+  perKeyConcurrency: number;
+  /** How long a job is held; one not settled by then is handed out again. Longer than the attempt's timeout. */
+  leaseMs: number;
+  /** A processor that threw, or an engine that could not reach its backing store; the worker goes on. */
+  onError?(error: unknown): void;
+}
+
+/** A running worker. */
+export interface Worker {
+  /** Takes no new work, waits for what is in flight to settle, and gives back every timer and connection it took. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Where a sender keeps its state and how due deliveries reach it. Each method is atomic on its own; the notes
+ * say what each must guarantee.
+ */
+export interface DeliveryStore {
+  readonly endpoints: {
+    /** Stores a new endpoint. Rejects (`HooklineError` `invalid_option`) when the id exists. */
+    create(endpoint: Endpoint): Promise<void>;
+    get(id: string): Promise<Endpoint | undefined>;
+    /** Oldest first; only the tenant's when `tenant` is given. `limit` @default 100 */
+    list(options?: { tenant?: string; limit?: number; cursor?: string }): Promise<Page<Endpoint>>;
+    /**
+     * Applies `patch` atomically and returns the endpoint as stored, or `undefined` when there is none. An
+     * endpoint going from disabled to enabled hands its waiting deliveries out again (each when due).
+     */
+    update(id: string, patch: EndpointPatch): Promise<Endpoint | undefined>;
+    /** Removes it; its `pending` deliveries end `failed` (error "endpoint deleted"), history is kept. */
+    delete(id: string): Promise<boolean>;
+  };
+  readonly messages: {
+    /**
+     * Stores a message and its deliveries (all `pending`, due now) in one step, unless a message with the same
+     * id exists: then nothing is written and the stored message and its deliveries are returned with
+     * `created: false`. `tx` is the caller's open transaction, for engines that can join one (PostgreSQL); the
+     * others reject it (`invalid_option`).
+     */
+    enqueue(
+      message: Message,
+      deliveries: readonly Delivery[],
+      options?: { tx?: unknown },
+    ): Promise<{ created: boolean; message: Message; deliveries: Delivery[] }>;
+    get(id: string): Promise<Message | undefined>;
+  };
+  readonly deliveries: {
+    get(id: string): Promise<Delivery | undefined>;
+    list(filter?: DeliveryFilter): Promise<Page<Delivery>>;
+    /**
+     * Makes the matching deliveries `pending` and due now, with a fresh schedule (`attempts` 0), whatever their
+     * status; one under a live lease is left to its worker. Resolves how many were requeued.
+     */
+    requeue(filter: RequeueFilter): Promise<number>;
+    /** When the earliest `pending` delivery to an enabled endpoint is due; `undefined` when none is. */
+    nextDue(): Promise<number | undefined>;
+  };
+  readonly attempts: {
+    /** Every attempt of a delivery, oldest first. */
+    list(deliveryId: string): Promise<Attempt[]>;
+  };
+  /**
+   * Starts handing due deliveries of enabled endpoints to `processor`, each under a lease, within the
+   * concurrency limits, and records each {@link Settlement}. Two workers never hold one delivery at once; a
+   * delivery whose worker died is handed out again once its lease ends.
+   */
+  work(processor: Processor<DeliveryJob, Settlement>, options: WorkOptions): Worker;
+  /** Gives back what the engine itself opened (not an injected client). */
+  close?(): Promise<void>;
+}
