@@ -1,4 +1,5 @@
 export { backendName as cryptoBackend } from "./backend";
+export { type Diagnosis, diagnose } from "./diagnose";
 export type {
   Attempt,
   AttemptOutcome,
@@ -28,6 +29,13 @@ export {
   type WebhookVerificationErrorCode,
 } from "./errors";
 export type { HeaderReader, HeadersInput } from "./headers";
+export {
+  type JSONSchema,
+  type JSONSchemaOptions,
+  type OpenAPIOptions,
+  toJSONSchema,
+  toOpenAPI,
+} from "./json-schema";
 export { generateKeyPair, type WebhookKeyPair } from "./keys";
 export * from "./receiver";
 export {
