@@ -8,7 +8,7 @@ const catalog = new URL("./fixtures/events.ts", import.meta.url).pathname;
 
 async function validate(document: unknown) {
   const validator = new Validator();
-  const result = await validator.validate(structuredClone(document) as object);
+  const result = await validator.validate(structuredClone(document) as Parameters<Validator["validate"]>[0]);
   return {
     result,
     version: validator.version,
