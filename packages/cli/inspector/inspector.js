@@ -22,8 +22,7 @@ function size(bytes) {
 }
 
 function time(iso) {
-  const date = new Date(iso);
-  return `${date.toLocaleTimeString([], { hour12: false })}.${String(date.getMilliseconds()).padStart(3, "0")}`;
+  return new Date(iso).toLocaleTimeString([], { hour12: false });
 }
 
 function verdictCell(verdict) {
@@ -37,7 +36,7 @@ function forwardText(capture) {
   if (!forward) return capture.answerStatus ? `answered ${capture.answerStatus}` : "—";
   if (forward.error) return "✘ no answer";
   if (forward.status === null) return "…";
-  return `→ ${forward.status} · ${forward.durationMs} ms`;
+  return `→ ${forward.status} · ${Math.round(forward.durationMs)} ms`;
 }
 
 function visible() {
@@ -65,12 +64,13 @@ function renderList() {
       {
         type: "button",
         class: "open",
+        title: capture.receivedAt,
         "aria-label": `Show ${capture.method} ${capture.path} at ${time(capture.receivedAt)}`,
       },
       time(capture.receivedAt),
     );
-    const path = el("td", { class: "path" }, capture.path);
-    if (capture.replayOf) path.append(" ", el("span", { class: "replayed" }, "replay"));
+    const request = el("td", { class: "path" }, el("span", { class: "method" }, capture.method), " ", capture.path);
+    if (capture.replayOf) request.append(" ", el("span", { class: "replayed" }, "replay"));
     const forward = el("td", {}, forwardText(capture));
     if (capture.forward?.status >= 400 || capture.forward?.error) forward.className = "bad";
     const row = el(
@@ -81,8 +81,7 @@ function renderList() {
         "aria-selected": String(capture.id === state.selected),
       },
       el("td", {}, open),
-      el("td", {}, capture.method),
-      path,
+      request,
       el("td", {}, capture.eventType ?? ""),
       el("td", { class: "num" }, size(capture.size)),
       el("td", { class: "verdict-cell" }, verdictCell(capture.verdict)),
@@ -120,7 +119,8 @@ function renderDetail() {
         ? `✘ ${verdict.code ?? "invalid"}: ${verdict.message}`
         : "· not verified: start hookline listen with --secret to check signatures";
   const hints = [...verdict.hints];
-  if (verdict.status === "invalid" && verdict.skewSeconds !== undefined && verdict.skewSeconds !== 0) {
+  // The timestamp codes' own hint gives the skew; for the others it is a clue worth showing.
+  if (verdict.status === "invalid" && !verdict.code?.startsWith("timestamp_") && verdict.skewSeconds) {
     hints.unshift(
       `Clock skew: ${verdict.skewSeconds} s (${verdict.skewSeconds > 0 ? "signed before receipt" : "signed in the future"})`,
     );

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/performance/useDomNodeTextContent: these are playwright locators, whose innerText is what a person sees
 /**
  * The inspector as a person uses it, in Debian's Chromium driven by playwright-core: `hookline listen` forwards to
  * the Hono example, `hookline send` delivers a valid, a tampered and a stale event, and the page must show them live,
@@ -107,17 +108,16 @@ describe.skipIf(!hasChromium)("the inspector page in Chromium", () => {
 
     const [stale, tampered, valid] = [await cellTexts(0), await cellTexts(1), await cellTexts(2)];
     expect(valid.slice(1)).toEqual([
-      "POST",
-      "/webhooks",
+      "POST /webhooks",
       "invoice.paid",
       expect.stringMatching(/^\d+ B$/),
       "✔ valid",
-      expect.stringMatching(/^→ 200 · [\d.]+ ms$/),
+      expect.stringMatching(/^→ 200 · \d+ ms$/),
     ]);
-    expect(tampered[5]).toBe("✘ no_matching_signature");
-    expect(tampered[6]).toMatch(/^→ 401 · /);
-    expect(stale[5]).toBe("✘ timestamp_too_old");
-    expect(stale[6]).toMatch(/^→ 401 · /);
+    expect(tampered[4]).toBe("✘ no_matching_signature");
+    expect(tampered[5]).toMatch(/^→ 401 · /);
+    expect(stale[4]).toBe("✘ timestamp_too_old");
+    expect(stale[5]).toMatch(/^→ 401 · /);
     expect(answers.valid).toBe('{"received":true}');
   });
 
@@ -127,7 +127,6 @@ describe.skipIf(!hasChromium)("the inspector page in Chromium", () => {
     await page.keyboard.press("Enter");
     await page.locator("#verdict-line", { hasText: "timestamp_too_old" }).waitFor();
     const diagnosis = await page.locator("#diagnosis").innerText();
-    expect(diagnosis).toMatch(/Clock skew: 360\d s \(signed before receipt\)/);
     expect(diagnosis).toMatch(/Signed 360\d s \(60 min\) ago, beyond the 300 s tolerance/);
     expect(diagnosis).toContain("The signature itself is valid: only the time is off");
     expect(await page.locator("#forward-body").innerText()).toBe(answers.stale);
@@ -155,15 +154,15 @@ describe.skipIf(!hasChromium)("the inspector page in Chromium", () => {
     await rows().nth(3).waitFor();
     await page.locator("#action-status", { hasText: "Replayed as is: answered HTTP 200" }).waitFor();
     const asIs = await cellTexts(0);
-    expect(asIs[2]).toBe("/webhooks replay");
-    expect(asIs[5]).toBe("✔ valid");
+    expect(asIs[1]).toBe("POST /webhooks replay");
+    expect(asIs[4]).toBe("✔ valid");
 
     await rows().filter({ hasText: "timestamp_too_old" }).locator("button.open").click();
     await page.locator("#verdict-line", { hasText: "timestamp_too_old" }).waitFor();
     await page.getByRole("button", { name: "Replay re-signed" }).click();
     await rows().nth(4).waitFor();
     await page.locator("#captures tbody tr:first-child td", { hasText: "→ 200" }).waitFor();
-    expect((await cellTexts(0))[5]).toBe("✔ valid");
+    expect((await cellTexts(0))[4]).toBe("✔ valid");
 
     await rows().nth(0).locator("button.open").click();
     await page.locator("#forward-body", { hasText: "received" }).waitFor();
