@@ -35,6 +35,16 @@ export interface StartExampleOptions {
   /** Added to the environment; `undefined` removes a variable. */
   env?: Record<string, string | undefined>;
   /**
+   * Arguments after the script, such as `["listen", "--port", "0"]` for a command-line tool.
+   * @default []
+   */
+  args?: string[];
+  /**
+   * The child's working directory.
+   * @default the script's folder
+   */
+  cwd?: string;
+  /**
    * How long it may take to print its URL, in milliseconds.
    * @default 15_000
    */
@@ -49,7 +59,11 @@ export async function startExample(script: URL, options: StartExampleOptions = {
     Object.entries({ ...inherited, PORT: "0", ...options.env }).filter(([, value]) => value !== undefined),
   ) as NodeJS.ProcessEnv;
   const path = fileURLToPath(script);
-  const child = spawn(process.execPath, [path], { cwd: dirname(path), env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [path, ...(options.args ?? [])], {
+    cwd: options.cwd ?? dirname(path),
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));

@@ -52,6 +52,12 @@ function secretOption(): Option {
   ).argParser(collect);
 }
 
+function toleranceOption(): Option {
+  return new Option("--tolerance <seconds>", "accepted clock skew, both ways")
+    .argParser(parseInteger("--tolerance", 0))
+    .default(300);
+}
+
 function withSchemes(command: Command): Command {
   for (const option of schemeOptions()) command.addOption(option);
   return command;
@@ -165,7 +171,7 @@ withSchemes(
       "verify a capture of hookline listen instead (an id, a unique prefix, or last); checked at its receipt time",
     )
     .option("--dir <dir>", "where hookline listen keeps captures", ".hookline")
-    .option("--tolerance <seconds>", "accepted clock skew, both ways", parseInteger("--tolerance", 0), 300)
+    .addOption(toleranceOption())
     .option(
       "--now <seconds>",
       "verify as if at this unix time (default: now, or the capture's receipt)",
@@ -381,7 +387,7 @@ withSchemes(
     .option("--port <port>", "the port (0: any free one)", parseInteger("--port", 0, 65_535), 4400)
     .option("--host <host>", "the address to listen on (keep it on loopback)", "127.0.0.1")
     .addOption(secretOption())
-    .option("--tolerance <seconds>", "accepted clock skew, both ways", parseInteger("--tolerance", 0), 300)
+    .addOption(toleranceOption())
     .option(
       "--forward-to <url>",
       "your app's webhook URL: each request goes there unchanged, and its answer back to the sender",
@@ -431,7 +437,9 @@ withSchemes(
           scheme: schemeFor(options),
           store: new CaptureStore(options.dir, options.keep),
         });
-        console.log(`Listening on ${server.url} (inspector at ${server.url}/_hookline/)`);
+        // Every path is a webhook endpoint; the line has the shape the examples print, for the same test helper.
+        console.log(`Listening on ${server.url} (webhooks at /)`);
+        console.log(`Inspector at ${server.url}/_hookline/`);
         if (secrets.length === 0) console.log("No --secret: requests are captured but not verified");
         if (options.forwardTo) console.log(`Forwarding to ${options.forwardTo}`);
         await new Promise<void>((resolve) => {

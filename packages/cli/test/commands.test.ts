@@ -142,19 +142,13 @@ describe("sign and verify", () => {
   });
 });
 
+/** `hookline send` to the real receiver with its secret. */
+const sendToReceiver = (args: string[]) => hookline(["send", receiverUrl, "--secret", secret, ...args]);
+
 describe("send", () => {
   it("sends an event built from --type and --data to a real receiver; exit 0 on 2xx", async () => {
     const data = { id: "cus_send", reason: "asked" };
-    const { code, stdout } = await hookline([
-      "send",
-      receiverUrl,
-      "--secret",
-      secret,
-      "--type",
-      "customer.deleted",
-      "--data",
-      JSON.stringify(data),
-    ]);
+    const { code, stdout } = await sendToReceiver(["--type", "customer.deleted", "--data", JSON.stringify(data)]);
     expect(code).toBe(0);
     expect(stdout).toMatch(
       /^→ POST http:\/\/127\.0\.0\.1:\d+\/webhooks: \d+ bytes, id msg_\w+\nHTTP 200 in [\d.]+ ms\n/,
@@ -165,11 +159,7 @@ describe("send", () => {
 
   it("--repeat sends the same delivery: processed once, then duplicates", async () => {
     const before = handled.length;
-    const { code, stdout } = await hookline([
-      "send",
-      receiverUrl,
-      "--secret",
-      secret,
+    const { code, stdout } = await sendToReceiver([
       "--type",
       "customer.deleted",
       "--data",
@@ -183,42 +173,17 @@ describe("send", () => {
   });
 
   it("--stale and --tamper are refused by the receiver; exit 1", async () => {
-    const stale = await hookline([
-      "send",
-      receiverUrl,
-      "--secret",
-      secret,
-      "--type",
-      "customer.deleted",
-      "--data",
-      '{"id":"c"}',
-      "--stale",
-      "3600",
-    ]);
+    const stale = await sendToReceiver(["--type", "customer.deleted", "--data", '{"id":"c"}', "--stale", "3600"]);
     expect(stale.code).toBe(1);
     expect(stale.stdout).toContain("HTTP 401");
     expect(stale.stdout).toContain("timestamp_too_old");
-    const tampered = await hookline([
-      "send",
-      receiverUrl,
-      "--secret",
-      secret,
-      "--type",
-      "customer.deleted",
-      "--data",
-      '{"id":"c"}',
-      "--tamper",
-    ]);
+    const tampered = await sendToReceiver(["--type", "customer.deleted", "--data", '{"id":"c"}', "--tamper"]);
     expect(tampered.code).toBe(1);
     expect(tampered.stdout).toContain("no_matching_signature");
   });
 
   it("--catalog validates the data against the schema before sending", async () => {
-    const invalid = await hookline([
-      "send",
-      receiverUrl,
-      "--secret",
-      secret,
+    const invalid = await sendToReceiver([
       "--catalog",
       catalog,
       "--type",
@@ -231,11 +196,7 @@ describe("send", () => {
     expect(invalid.stderr).toContain("amountCents: ");
     expect(invalid.stdout).toBe(""); // nothing sent
     // --no-validate sends it anyway: the receiver's own schema answers 400.
-    const sent = await hookline([
-      "send",
-      receiverUrl,
-      "--secret",
-      secret,
+    const sent = await sendToReceiver([
       "--catalog",
       catalog,
       "--type",
@@ -245,17 +206,7 @@ describe("send", () => {
       "--no-validate",
     ]);
     expect(sent).toMatchObject({ code: 1, stdout: expect.stringContaining("invalid_event") });
-    const unknown = await hookline([
-      "send",
-      receiverUrl,
-      "--secret",
-      secret,
-      "--catalog",
-      catalog,
-      "--type",
-      "nope",
-      "--example",
-    ]);
+    const unknown = await sendToReceiver(["--catalog", catalog, "--type", "nope", "--example"]);
     expect(unknown).toMatchObject({
       code: 2,
       stderr: expect.stringContaining('no type "nope" in the catalog; it has invoice.paid, customer.deleted'),
@@ -264,17 +215,7 @@ describe("send", () => {
 
   it("--example builds data the schema and the receiver accept", async () => {
     const before = handled.length;
-    const { code, stdout } = await hookline([
-      "send",
-      receiverUrl,
-      "--secret",
-      secret,
-      "--catalog",
-      catalog,
-      "--type",
-      "invoice.paid",
-      "--example",
-    ]);
+    const { code, stdout } = await sendToReceiver(["--catalog", catalog, "--type", "invoice.paid", "--example"]);
     expect(code, stdout).toBe(0);
     expect(handled.length - before).toBe(1);
     const data = handled.at(-1);
@@ -285,7 +226,7 @@ describe("send", () => {
   it("sends a file's exact bytes, and exits 3 when nobody answers", async () => {
     const file = join(work.dir, "exact.json");
     await writeFile(file, '{ "type" : "customer.deleted", "data": {"id":"cus_exact"} }\n\n');
-    expect((await hookline(["send", receiverUrl, "--secret", secret, "--file", file])).code).toBe(0);
+    expect((await sendToReceiver(["--file", file])).code).toBe(0);
     const closed = await hookline([
       "send",
       "http://127.0.0.1:9/webhooks",

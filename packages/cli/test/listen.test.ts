@@ -143,20 +143,11 @@ describe("hookline listen --forward-to, and hookline replay", () => {
     listening = await startListen(["--secret", secret, "--forward-to", appUrl], dir);
   });
   afterAll(() => listening?.stop());
+  const sendOrder = (args: string[]) =>
+    hookline(["send", `${listening.url}/webhooks`, "--secret", secret, "--type", "order.created", ...args]);
 
   it("forwards unchanged, relays the app's answer and records it with its timing", async () => {
-    const sent = await hookline([
-      "send",
-      `${listening.url}/webhooks`,
-      "--secret",
-      secret,
-      "--type",
-      "order.created",
-      "--data",
-      '{"n":1}',
-      "--id",
-      "msg_fwd_1",
-    ]);
+    const sent = await sendOrder(["--data", '{"n":1}', "--id", "msg_fwd_1"]);
     expect(sent.code).toBe(0);
     expect(processed).toContain("msg_fwd_1");
     const [capture] = await captures(dir);
@@ -169,20 +160,7 @@ describe("hookline listen --forward-to, and hookline replay", () => {
   });
 
   it("replays a stale capture: as captured the app refuses it, re-signed it is processed; both come back through listen", async () => {
-    const stale = await hookline([
-      "send",
-      `${listening.url}/webhooks`,
-      "--secret",
-      secret,
-      "--type",
-      "order.created",
-      "--data",
-      '{"n":2}',
-      "--id",
-      "msg_fwd_2",
-      "--stale",
-      "900",
-    ]);
+    const stale = await sendOrder(["--data", '{"n":2}', "--id", "msg_fwd_2", "--stale", "900"]);
     expect(stale.code).toBe(1);
     const staleCapture = (await captures(dir)).at(-1);
     expect(staleCapture.verdict).toMatchObject({ code: "timestamp_too_old", skewSeconds: expect.any(Number) });
