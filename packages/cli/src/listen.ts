@@ -5,7 +5,7 @@ import type { WebhookScheme } from "@hookline/core";
 import { type Capture, CaptureStore, eventTypeOf, type Verdict } from "./captures";
 import { curlCommand } from "./curl";
 import { verdictLine, verdictOf } from "./diagnosis";
-import { UnreachableError } from "./exit";
+import { UnreachableError, UsageError } from "./exit";
 import { endToEnd, post } from "./http";
 import { REPLAY_HEADER, replayHeaders } from "./replay";
 
@@ -277,7 +277,12 @@ export async function listen(options: ListenOptions): Promise<{ url: string; clo
         return json(response, 415, { error: { code: "unsupported_media_type", message: "send application/json" } });
       }
       const { body } = await readRequest(request, 1024);
-      const { resign } = JSON.parse(Buffer.from(body).toString("utf8") || "{}") as { resign?: boolean };
+      let resign: unknown;
+      try {
+        ({ resign } = JSON.parse(Buffer.from(body).toString("utf8") || "{}") as { resign?: unknown });
+      } catch {
+        return json(response, 400, { error: { code: "invalid_json", message: 'send { "resign": true | false }' } });
+      }
       if (resign && options.secrets.length === 0) {
         return json(response, 400, {
           error: { code: "no_secret", message: "re-signing needs hookline listen --secret" },
@@ -316,7 +321,15 @@ export async function listen(options: ListenOptions): Promise<{ url: string; clo
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === "EADDRINUSE" || error.code === "EADDRNOTAVAIL"
+          ? new UsageError(
+              `cannot listen on ${options.host}:${options.port} (${error.code}): pick another --port or --host`,
+            )
+          : error,
+      ),
+    );
     server.listen(options.port, options.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;

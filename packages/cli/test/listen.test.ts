@@ -113,6 +113,15 @@ describe("hookline listen without --forward-to", () => {
     expect(newest).toMatchObject({ path: "/big", size: 10_000, truncated: true, answerStatus: 413 });
   });
 
+  it("exits 2 when its port is taken", async () => {
+    const port = new URL(listening.url).port;
+    const taken = await hookline(["listen", "--port", port], { cwd: dir });
+    expect(taken).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining(`cannot listen on 127.0.0.1:${port} (EADDRINUSE)`),
+    });
+  });
+
   it("serves the inspector on loopback names only, and replays only on a JSON request", async () => {
     expect((await fetch(`${listening.url}/_hookline/`)).headers.get("content-type")).toBe("text/html; charset=utf-8");
     const foreign = await rawRequest(`${listening.url}/_hookline/api/captures`, {
