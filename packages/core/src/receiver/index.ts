@@ -34,7 +34,13 @@ export {
   type ReceiverOptions,
   type ReplayResult,
 } from "./receiver";
+export type { RateLimiter, RateLimitOptions } from "./rate-limit";
 export type { StandardSchemaV1 } from "./standard-schema";
 export type { ReceiverStats } from "./stats";
 export { type ClaimResult, claimToken, type DeadLetter, type DeadLetterStore, type IdempotencyStore } from "./store";
-export type { TransportOptions } from "./transport";
+export {
+  assertConnectionKnown,
+  type ConnectionInfo,
+  type ConnectionNeeds,
+  type TransportOptions,
+} from "./transport";

@@ -19,7 +19,15 @@ import {
 import { memoryStore } from "./memory-store";
 import { type ReceiverStats, statsRecorder } from "./stats";
 import type { DeadLetterStore, IdempotencyStore } from "./store";
-import { type TransportOptions, transportCheck } from "./transport";
+import { type RateLimitOptions, rateLimitStep } from "./rate-limit";
+import {
+  type ConnectionInfo,
+  type ConnectionNeeds,
+  connectionNeeds,
+  peerAddress,
+  type TransportOptions,
+  transportCheck,
+} from "./transport";
 
 /** What the envelope reads out of a verified JSON body. */
 export interface EnvelopeFields {
@@ -149,6 +157,12 @@ export interface ReceiverOptions<Catalog extends EventSchemas = UntypedCatalog> 
    * @default {}
    */
   hooks?: ReceiverHooks;
+  /**
+   * Per-peer limits on deliveries and on failed verifications, checked before the body is read (429 with
+   * `Retry-After`). Takes rate-limiter-flexible limiters; see {@link RateLimitOptions}.
+   * @default undefined (no limits)
+   */
+  rateLimit?: RateLimitOptions;
 }
 
 /** What handlers get besides the event. */
@@ -167,17 +181,18 @@ export interface HandlerContext {
 export type EventHandler<Event> = (event: Event, context: HandlerContext) => unknown;
 
 /** A delivery as an adapter holds it, for {@link Receiver.receive}. */
-export interface DeliveryInput {
+export interface DeliveryInput extends ConnectionInfo {
   /** The HTTP method. */
   method: string;
   /** The request headers. */
   headers: HeadersInput;
   /** The raw body: bytes, text or a stream (read up to `maxBodyBytes`), or the `HooklineError` why there is none. */
   body: BodyInput;
-  /** The full request URL (used by `requireHttps`). */
+  /**
+   * The request target as the client wrote it (origin-form `/path` or absolute-form), or the request's URL: a
+   * malformed one gets 400 `malformed_request`. Its scheme decides `requireHttps` only when `secure` is absent.
+   */
   url?: string;
-  /** The peer's IP address (used by `allowIps`). */
-  remoteAddress?: string;
 }
 
 /** The answer to send back. */
@@ -204,8 +219,12 @@ export interface Receiver<Catalog extends EventSchemas = UntypedCatalog> {
   ): Receiver<Catalog>;
   /** Registers a handler for every verified event (after the type's own handlers). */
   onAny(handler: EventHandler<AnyWebhookEvent<Catalog>>): Receiver<Catalog>;
-  /** The framework-free entry point: a Fetch `Request` in, a `Response` out. Never throws. */
-  handle(request: Request): Promise<Response>;
+  /**
+   * The framework-free entry point: a Fetch `Request` in, a `Response` out. Never throws. `connection` is what
+   * the server knows of the connection (TLS, peer address); without `secure`, `requireHttps` reads the scheme of
+   * `request.url`, which only the runtimes that write it themselves (Workers, `Deno.serve`, `Bun.serve`) vouch for.
+   */
+  handle(request: Request, connection?: ConnectionInfo): Promise<Response>;
   /** The same pipeline for adapters that hold the body and headers already (Node). Never throws. */
   receive(input: DeliveryInput): Promise<DeliveryResponse>;
   /** Runs a dead-lettered event through the handlers again; on success the dead letter is deleted. */
@@ -216,6 +235,8 @@ export interface Receiver<Catalog extends EventSchemas = UntypedCatalog> {
   stats(): ReceiverStats;
   /** The largest body accepted, in bytes (for adapters that enforce it themselves). */
   readonly maxBodyBytes: number;
+  /** Which connection facts the options need, for adapters to refuse at start-up a runtime that lacks them. */
+  readonly connectionNeeds: ConnectionNeeds;
 }
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): DeliveryResponse => ({
@@ -230,6 +251,9 @@ const errorMessages: Partial<Record<HooklineErrorCode, string>> = {
   method_not_allowed: "Webhooks are delivered with POST",
   https_required: "Webhooks must be delivered over HTTPS",
   ip_not_allowed: "This address may not deliver webhooks here",
+  malformed_request: "The Host header or the request target is malformed",
+  rate_limited: "Too many deliveries from this address; retry later",
+  too_many_failures: "Too many failed verifications from this address; retry later",
   in_flight: "This message is being processed; retry later",
   store_unavailable: "The idempotency store is unavailable; retry later",
   handler_failed: "The event could not be processed; retry later",
@@ -297,6 +321,10 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
   const logger = options.logger ?? consoleLogger;
   const hooks = options.hooks ?? {};
   const transport = transportCheck(options);
+  const trustProxy = options.trustProxy ?? false;
+  const rateLimit = rateLimitStep(options.rateLimit, (error) =>
+    logger.warn({ error: errorFields(error) }, "The rate limiter's store failed; the delivery was let through"),
+  );
   const stats = statsRecorder();
   const handlers = new Map<string, EventHandler<never>[]>();
   const anyHandlers: EventHandler<never>[] = [];
@@ -458,8 +486,12 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     hook("onReceived", { method: input.method });
     if (input.method.toUpperCase() !== "POST") return reject("method_not_allowed", {});
     const header = headerReader(input.headers);
-    const refused = transport({ url: input.url, remoteAddress: input.remoteAddress, header });
+    const facts = { url: input.url, secure: input.secure, remoteAddress: input.remoteAddress, header };
+    const refused = transport(facts);
     if (refused) return reject(refused, {});
+    const peer = peerAddress(facts, trustProxy);
+    const limited = await rateLimit.admit(peer);
+    if (limited) return reject(limited.code, {}, undefined, { retryAfterMs: limited.retryAfterMs });
 
     const declared = Number(header("content-length"));
     if (declared > maxBodyBytes) return reject("payload_too_large", {}, `The body is over ${maxBodyBytes} bytes`);
@@ -485,6 +517,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     } catch (error) {
       if (error instanceof HooklineError) {
         if (error.code === "invalid_secret") logger.error({ code: error.code }, error.message);
+        else if (error.status === 401) await rateLimit.failed(peer);
         return reject(
           error.code,
           {},
@@ -563,6 +596,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
 
   const receiver: Receiver<Catalog> = {
     maxBodyBytes,
+    connectionNeeds: connectionNeeds(options),
 
     on(type, handler) {
       const list = handlers.get(type) ?? [];
@@ -586,8 +620,9 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
       }
     },
 
-    async handle(request) {
+    async handle(request, connection) {
       const answer = await receiver.receive({
+        ...connection,
         method: request.method,
         url: request.url,
         headers: request.headers,
