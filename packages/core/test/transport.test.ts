@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import { createServer } from "node:http";
-import { connect, type AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { describe, expect, it } from "vitest";
 import { assertConnectionKnown, createReceiver, type ReceiverOptions } from "../src";
 import { nodeHandler } from "../src/node";

@@ -18,11 +18,11 @@ export {
   memoryDeadLetters,
   memoryStore,
 } from "./memory-store";
+export type { RateLimiter, RateLimitOptions } from "./rate-limit";
 export { createReceiver } from "./receiver";
 export type { StandardSchemaV1 } from "./standard-schema";
 export type { ReceiverStats } from "./stats";
 export { type ClaimResult, claimToken, type DeadLetter, type DeadLetterStore, type IdempotencyStore } from "./store";
-export type { RateLimiter, RateLimitOptions } from "./rate-limit";
 export {
   assertConnectionKnown,
   type ConnectionInfo,

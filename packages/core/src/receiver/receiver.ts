@@ -10,9 +10,9 @@ import { handlerRegistry, runHandlers } from "./handlers";
 import { type IntakeConfig, intake } from "./intake";
 import { consoleLogger, errorFields } from "./log";
 import { memoryStore } from "./memory-store";
+import { rateLimitStep } from "./rate-limit";
 import { statsRecorder } from "./stats";
 import type { IdempotencyStore } from "./store";
-import { rateLimitStep } from "./rate-limit";
 import { connectionNeeds, transportCheck } from "./transport";
 import type {
   DeliveryInfo,

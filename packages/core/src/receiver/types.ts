@@ -13,9 +13,9 @@ import type {
   UntypedCatalog,
   WebhookEvent,
 } from "./events";
+import type { RateLimitOptions } from "./rate-limit";
 import type { ReceiverStats } from "./stats";
 import type { DeadLetterStore, IdempotencyStore } from "./store";
-import type { RateLimitOptions } from "./rate-limit";
 import type { ConnectionInfo, ConnectionNeeds, TransportOptions } from "./transport";
 
 /** What the envelope reads out of a verified JSON body. */
