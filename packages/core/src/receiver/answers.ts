@@ -10,6 +10,8 @@ export interface Refusal {
   refused: HooklineErrorCode;
   /** The message in the answer. @default the code's standard message */
   message?: string | undefined;
+  /** What the server's log says beyond the message (diagnostics about our own secrets); never in the answer. */
+  detail?: string | undefined;
   info?: DeliveryInfo | undefined;
   issues?: ValidationIssue[] | undefined;
   retryAfterMs?: number | undefined;

@@ -23,7 +23,7 @@ export interface EventReading {
   catalog: EventSchemas | undefined;
 }
 
-/** A verified body read as an event: its type, its validated data, and the id it names, if any. */
+/** A verified body read as an event: its type, its validated data, and its signed id (header or body), if any. */
 export interface ParsedEvent {
   type: string;
   id: string | undefined;
@@ -39,7 +39,7 @@ export async function parseEvent(
   reading: EventReading,
   payload: string,
   header: HeaderReader,
-  headerId: string | undefined,
+  signedId: string | undefined,
 ): Promise<ParsedEvent | Refusal> {
   let body: unknown;
   try {
@@ -49,14 +49,16 @@ export async function parseEvent(
   }
   let fields: EnvelopeFields;
   try {
-    fields = reading.envelope(body, { id: headerId, header });
+    fields = reading.envelope(body, { id: signedId, header });
   } catch (error) {
     return refusal("invalid_envelope", `Cannot read the event: ${errorFields(error).message}`);
   }
   if (typeof fields?.type !== "string" || fields.type === "") {
     return refusal("invalid_envelope", "The envelope returned no event type");
   }
-  const schema = reading.catalog?.[fields.type];
+  // Own keys only: a type named "constructor" or "__proto__" must not find Object.prototype's members.
+  const schema =
+    reading.catalog && Object.hasOwn(reading.catalog, fields.type) ? reading.catalog[fields.type] : undefined;
   let data = fields.data;
   if (schema) {
     const result = await schema["~standard"].validate(data);
@@ -66,5 +68,6 @@ export async function parseEvent(
     }
     data = result.value;
   }
-  return { type: fields.type, id: headerId ?? fields.id, data };
+  const bodyId = typeof fields.id === "string" && fields.id !== "" ? fields.id : undefined;
+  return { type: fields.type, id: signedId ?? bodyId, data };
 }

@@ -38,6 +38,8 @@ export interface IntakeConfig extends EventReading {
 /** A delivery that passed every check: a verified, validated event and what it came with. */
 export interface Intake {
   event: WebhookEvent;
+  /** The id from an unsigned header (`x-github-delivery`), for logs only; never a key. */
+  deliveryId: string | undefined;
   /** The raw body as verified, as text. */
   payload: string;
   header: HeaderReader;
@@ -101,10 +103,13 @@ export async function authenticate(
     });
   } catch (error) {
     if (error instanceof HooklineError) {
-      if (error.code !== "invalid_secret") {
-        if (error.status === 401) await config.rateLimit.failed(peer);
-        return refusal(error.code, error.message);
+      if (error.status === 401) await config.rateLimit.failed(peer);
+      // The diagnostics name our secrets (how many, whitespace around one): the server's log gets them, the
+      // unauthenticated caller only what failed on its side.
+      if (error.code === "no_matching_signature") {
+        return refusal(error.code, "No signature matches the payload", { detail: error.message });
       }
+      if (error.code !== "invalid_secret") return refusal(error.code, error.message);
       config.logger.error({ code: error.code }, error.message);
       return refusal(error.code, "The receiver is misconfigured");
     }
@@ -113,14 +118,19 @@ export async function authenticate(
   }
 }
 
-/** The event in a verified body, keyed for idempotency. */
+/**
+ * The event in a verified body, keyed for idempotency by what the signature covers: the scheme's id if it
+ * signs it, else the body's id, else the body's SHA-256. An id the signature does not cover is never a key: a
+ * captured delivery resent with another one would run again.
+ */
 export async function readEvent(
   config: IntakeConfig,
   verified: VerifiedWebhook,
   header: HeaderReader,
 ): Promise<WebhookEvent | Refusal> {
-  const parsed = await parseEvent(config, verified.payload, header, verified.id);
-  if (isRefusal(parsed)) return { ...parsed, info: { id: verified.id } };
+  const signedId = config.scheme.signsId === true && verified.id ? verified.id : undefined;
+  const parsed = await parseEvent(config, verified.payload, header, signedId);
+  if (isRefusal(parsed)) return { ...parsed, info: { id: signedId, deliveryId: unsignedId(config, verified) } };
   return {
     id: parsed.id ?? `sha256:${await sha256Hex(verified.payload)}`,
     type: parsed.type,
@@ -146,10 +156,15 @@ export async function intake(
   if (isRefusal(bytes)) return bytes;
   const verified = await authenticate(config, input, bytes, peer);
   if (isRefusal(verified)) return verified;
-  onVerified({ id: verified.id });
+  const deliveryId = unsignedId(config, verified);
+  onVerified(config.scheme.signsId === true ? { id: verified.id } : { deliveryId });
   const event = await readEvent(config, verified, header);
   if (isRefusal(event)) return event;
-  return { event, payload: verified.payload, header };
+  return { event, deliveryId, payload: verified.payload, header };
+}
+
+function unsignedId(config: IntakeConfig, verified: VerifiedWebhook): string | undefined {
+  return config.scheme.signsId === true ? undefined : verified.id;
 }
 
 async function sha256Hex(text: string): Promise<string> {

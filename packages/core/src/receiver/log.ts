@@ -7,12 +7,35 @@ export const consoleLogger: ReceiverLogger = {
   error: (fields, message) => console.error(`[hookline] ${message}`, fields),
 };
 
-/** An error (or any thrown value) as log fields. */
+/**
+ * An error (or any thrown value) as log fields. Never throws: handlers can throw anything, including values
+ * `String()` cannot convert (`Object.create(null)`) and proxies whose every trap throws.
+ */
 export function errorFields(error: unknown): { name: string; message: string; stack?: string } {
-  if (error instanceof Error) {
-    return error.stack
-      ? { name: error.name, message: error.message, stack: error.stack }
-      : { name: error.name, message: error.message };
+  try {
+    if (error instanceof Error) {
+      const name = String(error.name);
+      const message = String(error.message);
+      return typeof error.stack === "string" && error.stack !== ""
+        ? { name, message, stack: error.stack }
+        : { name, message };
+    }
+    return { name: "Error", message: String(error) };
+  } catch {
+    return { name: "Error", message: `a thrown ${typeof error} that cannot be converted to text` };
   }
-  return { name: "Error", message: String(error) };
+}
+
+/** The logger, made unable to throw: a failing log line must never change an answer or crash the process. */
+export function safeLogger(logger: ReceiverLogger): ReceiverLogger {
+  const guard =
+    (level: keyof ReceiverLogger) =>
+    (fields: Record<string, unknown>, message: string): void => {
+      try {
+        logger[level](fields, message);
+      } catch {
+        // Nowhere left to report it.
+      }
+    };
+  return { info: guard("info"), warn: guard("warn"), error: guard("error") };
 }

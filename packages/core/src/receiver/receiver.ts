@@ -8,7 +8,7 @@ import { defaultEnvelope, parseEvent } from "./event";
 import type { EventSchemas, UntypedCatalog, WebhookEvent } from "./events";
 import { handlerRegistry, runHandlers } from "./handlers";
 import { type IntakeConfig, intake } from "./intake";
-import { consoleLogger, errorFields } from "./log";
+import { consoleLogger, errorFields, safeLogger } from "./log";
 import { memoryStore } from "./memory-store";
 import { rateLimitStep } from "./rate-limit";
 import { statsRecorder } from "./stats";
@@ -50,7 +50,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
   const store = options.store ?? memoryStore();
   const deadLetters = options.deadLetters;
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const logger = options.logger ?? consoleLogger;
+  const logger = safeLogger(options.logger ?? consoleLogger);
   const hooks = options.hooks ?? {};
   const config: IntakeConfig = {
     scheme: options.scheme ?? standardWebhooks(),
@@ -90,7 +90,8 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     stats.count(code);
     hook("onRejected", { ...info, code, status: answer.status });
     const log = answer.status >= 500 ? logger.warn : logger.info;
-    log({ ...info, code, status: answer.status }, `Webhook refused: ${code}`);
+    const detail = refused.detail === undefined ? {} : { detail: refused.detail };
+    log({ ...info, code, status: answer.status, ...detail }, `Webhook refused: ${code}`);
     return answer;
   }
 
@@ -101,23 +102,54 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     return kept;
   }
 
+  /** Work that goes on after the answer; `drain` waits for it. It must never reject. */
+  function background(work: Promise<unknown>, what: string) {
+    const tracked = work.then(
+      () => {},
+      (error: unknown) => logger.error({ error: errorFields(error) }, `${what} failed unexpectedly`),
+    );
+    pending.add(tracked);
+    void tracked.finally(() => pending.delete(tracked));
+  }
+
+  /**
+   * After a success, removes any dead letter of the event: an earlier attempt's `put` that timed out (the store
+   * froze) was treated as not stored and the claim released, yet may have landed since. Without this, `replay`
+   * would run a processed event again. A store applies calls on one id in the order it receives them, so the
+   * late `put`, sent before the failure was answered, lands before this delete.
+   */
+  function clearDeadLetter(info: DeliveryInfo) {
+    if (!deadLetters || info.id === undefined) return;
+    const id = info.id;
+    background(
+      deadLetters.delete(id).catch((error: unknown) => {
+        logger.warn(
+          { ...info, error: errorFields(error) },
+          "Could not clear a possible stale dead letter of a processed event; check it before replaying it",
+        );
+      }),
+      "Clearing a dead letter",
+    );
+  }
+
   /** After handlers settle: complete or release the claim, dead-letter a failure, and answer. */
   async function settle(
     event: WebhookEvent,
+    info: DeliveryInfo,
     payload: string,
     token: string,
     outcome: { ok: true; ms: number } | { ok: false; error: unknown },
     late: boolean,
   ): Promise<DeliveryResponse> {
-    const info = { id: event.id, type: event.type };
     if (outcome.ok) {
       stats.processed(outcome.ms);
       hook("onProcessed", { ...info, ms: outcome.ms });
       // The handlers ran: answer 200 even if recording fails, since a retry would run them twice.
       await store.complete(event.id, token).then(
-        (held) => held || logger.warn(info, "The claim expired while handlers ran; raise the store's leaseMs"),
+        (held) => held || logger.warn({ ...info }, "The claim expired while handlers ran; raise the store's leaseMs"),
         (error: unknown) => logger.error({ ...info, error: errorFields(error) }, "Could not mark the event processed"),
       );
+      clearDeadLetter(info);
       return RECEIVED;
     }
     stats.count("failed");
@@ -157,8 +189,8 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     hook("onReceived", { method: input.method });
     const accepted = await intake(config, input, (info) => hook("onVerified", info));
     if (isRefusal(accepted)) return reject(accepted);
-    const { event, payload, header } = accepted;
-    const info: DeliveryInfo = { id: event.id, type: event.type };
+    const { event, deliveryId, payload, header } = accepted;
+    const info: DeliveryInfo = { id: event.id, type: event.type, ...(deliveryId ? { deliveryId } : {}) };
 
     const list = handlers.for(event.type);
     if (list.length === 0) {
@@ -177,11 +209,14 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     if (claim.status === "done") {
       stats.count("duplicate");
       hook("onDuplicate", { ...info, inFlight: false });
+      logger.info({ ...info }, "Already processed; answered duplicate");
       return json(200, { received: true, duplicate: true });
     }
     if (claim.status === "processing") {
       hook("onDuplicate", { ...info, inFlight: true });
-      return reject({ refused: "in_flight", info, retryAfterMs: claim.retryAfterMs });
+      // Not the whole lease left (a minute for a 300 ms handler): about as long as handlers take here, at least 1 s.
+      const typical = Math.max(1_000, stats.snapshot().handlerMs.p99);
+      return reject({ refused: "in_flight", info, retryAfterMs: Math.min(claim.retryAfterMs, typical) });
     }
 
     const context: HandlerContext = { receivedAt: new Date(), payload, header, replay: false };
@@ -198,14 +233,15 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
       }),
     ]);
     clearTimeout(timer);
-    if (first !== TIMEOUT) return settle(event, payload, claim.token, first, false);
+    if (first !== TIMEOUT) return settle(event, info, payload, claim.token, first, false);
 
     stats.count("accepted_late");
     logger.warn({ ...info, timeoutMs }, "Handlers are still running; answered 202 and carrying on");
     const token = claim.token;
-    const work = settled.then((outcome) => settle(event, payload, token, outcome, true)).then(() => {});
-    pending.add(work);
-    void work.finally(() => pending.delete(work));
+    background(
+      settled.then((outcome) => settle(event, info, payload, token, outcome, true)),
+      "Settling handlers after the 202",
+    );
     return json(202, { received: true, pending: true });
   }
 

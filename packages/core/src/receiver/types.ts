@@ -20,7 +20,10 @@ import type { ConnectionInfo, ConnectionNeeds, TransportOptions } from "./transp
 
 /** What the envelope reads out of a verified JSON body. */
 export interface EnvelopeFields {
-  /** The message id, when the scheme carries none in its headers. */
+  /**
+   * The message id, when the scheme's headers carry no signed one. Read it from the body (which is signed),
+   * never from an unsigned header: it becomes the idempotency key.
+   */
   id?: string | undefined;
   /** The event type: required. */
   type: string;
@@ -30,7 +33,7 @@ export interface EnvelopeFields {
 
 /** What an envelope function can look at besides the body. */
 export interface EnvelopeContext {
-  /** The id from the scheme's headers, if any. */
+  /** The id from the scheme's headers, if the signature covers it (see `WebhookScheme.signsId`). */
   id?: string | undefined;
   /** Reads a request header, such as `x-github-event`. */
   header: HeaderReader;
@@ -48,8 +51,11 @@ export interface ReceiverLogger {
 
 /** Facts about one delivery as hooks see them; never the payload or a secret. */
 export interface DeliveryInfo {
+  /** The idempotency key: the signed id, else the body's id, else `sha256:` and the body's SHA-256. */
   id?: string | undefined;
   type?: string | undefined;
+  /** The id the sender's headers give when the signature does not cover it (`x-github-delivery`): for logs only. */
+  deliveryId?: string | undefined;
 }
 
 /** Observability hooks. A hook that throws is logged and otherwise ignored. */

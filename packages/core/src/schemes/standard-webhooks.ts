@@ -33,6 +33,7 @@ export function standardWebhooks(options: StandardWebhooksOptions = {}): Webhook
   const prefix = options.headerPrefix ?? "webhook";
   return {
     name: "standard-webhooks",
+    signsId: true,
 
     async sign({ secrets, payload, id, timestamp }) {
       const signed = `${id}.${timestamp}.`;
