@@ -1,9 +1,9 @@
 /**
  * The receiving pipeline's shared part, as small named steps: admit (method, transport), limit (per-peer rate
  * limits), read the payload (size), authenticate (signature, timestamp; a failure spends the peer's failure
- * budget), read the event (JSON, envelope, schema, idempotency key). Each
- * step returns what the next needs or a {@link Refusal}. `intake` runs them in order; the inline path
- * (`createReceiver`'s handlers) and a queued path call it alike, and differ only in what they do with the event.
+ * budget), read the event (JSON, envelope, schema, idempotency key). Each step returns what the next needs or a
+ * {@link Refusal}. `intake` runs them in order; the inline path (`createReceiver`'s handlers) and a queued path
+ * call it alike, and differ only in what they do with the event.
  *
  * @module
  */
