@@ -56,6 +56,25 @@ describe("rateLimit.requests", () => {
     expect((await receiver.receive((await delivery("192.0.2.2")).input)).status).toBe(200);
   });
 
+  it("counts an IPv6 peer by its /64, so rotating addresses inside it gains nothing", async () => {
+    const requests = new RateLimiterMemory({ points: 2, duration: 30 });
+    const { receiver } = setup({ rateLimit: { requests } });
+    const from = async (address: string) => (await receiver.receive((await delivery(address)).input)).status;
+    expect(await from("2001:db8:1:2::1")).toBe(200);
+    expect(await from("2001:db8:1:2:ffff::9")).toBe(200);
+    expect(await from("2001:db8:1:2:abcd::1")).toBe(429);
+    expect(await from("2001:db8:1:3::1")).toBe(200);
+    expect(await from("fe80::1%eth0")).toBe(200);
+  });
+
+  it("keeps requests and failures apart on one limiter (keys requests:<peer> and failures:<peer>)", async () => {
+    const shared = new RateLimiterMemory({ points: 3, duration: 30 });
+    const { receiver } = setup({ rateLimit: { requests: shared, failures: shared } });
+    for (let i = 0; i < 3; i++) expect((await receiver.receive((await delivery("192.0.2.1")).input)).status).toBe(200);
+    expect(await shared.get("requests:192.0.2.1")).toMatchObject({ consumedPoints: 3 });
+    expect(await shared.get("failures:192.0.2.1")).toBeNull();
+  });
+
   it("keys on the trusted proxy's x-forwarded-for entry, never the client's", async () => {
     const requests = new RateLimiterMemory({ points: 1, duration: 30 });
     const { receiver } = setup({ rateLimit: { requests }, trustProxy: true });

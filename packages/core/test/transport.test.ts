@@ -98,6 +98,7 @@ describe("a malformed Host or request target", () => {
     try {
       expect((await server.send(`http://127.0.0.1:${server.port}/webhooks`, "ignored.example")).status).toBe(200);
       expect((await server.send("/webhooks", "[::1]:8080")).status).toBe(200);
+      expect((await server.send("/webhooks", "[fe80::1%25eth0]:8080")).status).toBe(200);
     } finally {
       await server.close();
     }

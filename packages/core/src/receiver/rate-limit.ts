@@ -1,3 +1,5 @@
+import ipaddr from "ipaddr.js";
+
 /**
  * What a receiver needs of a rate limiter: the shape of rate-limiter-flexible's limiters (`RateLimiterMemory`,
  * `RateLimiterRedis`, `RateLimiterPostgres`, …), so that any of them fits and the core depends on none. `consume`
@@ -12,8 +14,10 @@ export interface RateLimiter {
 }
 
 /**
- * Limits per peer address (the connection's, or a trusted proxy's `x-forwarded-for`). A refused delivery gets
- * 429 with `Retry-After` before its body is read. Give limiters on a shared store (Redis, PostgreSQL) so that the
+ * Limits per peer address (the connection's, or a trusted proxy's `x-forwarded-for`), an IPv6 peer by its /64
+ * (one host commonly holds the whole /64). A refused delivery gets 429 with `Retry-After` before its body is read.
+ * Keys are `requests:<peer>` and `failures:<peer>`, so one limiter, or two with the same `keyPrefix`, can serve
+ * both. Give limiters on a shared store (Redis, PostgreSQL) so that the
  * limit holds across instances. If a limiter's store fails, deliveries are let through (and the failure logged):
  * rate limiting protects the receiver, it must not take it down.
  *
@@ -48,8 +52,13 @@ export interface RateLimited {
   retryAfterMs: number;
 }
 
-/** The key of a peer whose address is unknown: such deliveries share one budget. */
-const UNKNOWN_PEER = "unknown";
+/** The peer's key: its address, an IPv6 one's /64, or `unknown` (such deliveries share one budget). */
+function peerKey(address: string | undefined): string {
+  if (address === undefined) return "unknown";
+  const parsed = ipaddr.parse(address);
+  if (!(parsed instanceof ipaddr.IPv6)) return address;
+  return `${new ipaddr.IPv6([...parsed.parts.slice(0, 4), 0, 0, 0, 0]).toString()}/64`;
+}
 
 function limitedFor(rejection: unknown): number | undefined {
   const ms = (rejection as { msBeforeNext?: unknown } | null)?.msBeforeNext;
@@ -74,11 +83,12 @@ export function rateLimitStep(options: RateLimitOptions | undefined, onError: (e
     );
 
   return {
+    /** `address`: the peer's, as `peerAddress` gives it (a valid IP address), or `undefined`. */
     async admit(address: string | undefined): Promise<RateLimited | undefined> {
-      const key = address ?? UNKNOWN_PEER;
+      const key = peerKey(address);
       const [failed, waitMs] = await Promise.all([
-        failures?.get(key).catch((error: unknown) => void onError(error)),
-        requests && consume(requests, key),
+        failures?.get(`failures:${key}`).catch((error: unknown) => void onError(error)),
+        requests && consume(requests, `requests:${key}`),
       ]);
       if (failed && failures && failed.consumedPoints >= failures.points) {
         return { code: "too_many_failures", retryAfterMs: failed.msBeforeNext };
@@ -87,7 +97,7 @@ export function rateLimitStep(options: RateLimitOptions | undefined, onError: (e
     },
 
     async failed(address: string | undefined): Promise<void> {
-      if (failures) await consume(failures, address ?? UNKNOWN_PEER);
+      if (failures) await consume(failures, `failures:${peerKey(address)}`);
     },
   };
 }

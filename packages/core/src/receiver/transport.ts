@@ -85,7 +85,7 @@ function lastEntry(value: string | undefined): string | undefined {
 }
 
 // RFC 3986 host (IP-literal, IPv4 or reg-name) and optional port: RFC 9112 §3.2 answers any other Host 400.
-const HOST = /^(?:\[[0-9A-Za-z:.]+\]|[\w.~!$&'()*+,;=%-]*)(?::\d*)?$/;
+const HOST = /^(?:\[[\w:.%-]+\]|[\w.~!$&'()*+,;=%-]*)(?::\d*)?$/;
 
 /** Whether the target is origin-form or a parseable absolute http(s) URL (RFC 9112 §3.2). */
 function wellFormedTarget(url: string): boolean {
