@@ -2,6 +2,7 @@ import { HooklineError } from "../errors";
 import type { HeaderReader } from "../headers";
 import { standardWebhooks } from "../schemes";
 import { secretList } from "../secrets";
+import { toleranceBounds } from "../tolerance";
 import { errorAnswer, isRefusal, json, RECEIVED, type Refusal } from "./answers";
 import { deadLetter } from "./dead-letter";
 import { defaultEnvelope, parseEvent } from "./event";
@@ -46,10 +47,12 @@ const noHeaders: HeaderReader = () => undefined;
 export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
   options: ReceiverOptions<Catalog>,
 ): Receiver<Catalog> {
-  const store = options.store ?? memoryStore();
   const deadLetters = options.deadLetters;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const logger = safeLogger(options.logger ?? consoleLogger);
+  const { past, future } = toleranceBounds(options.tolerance); // a bad tolerance fails at start-up
+  // The default store remembers at least every id whose delivery a replay could still pass the timestamp check with.
+  const store = options.store ?? memoryStore({ replayWindowMs: Math.max(1, past + future) * 1000, logger });
   const hooks = options.hooks ?? {};
   const config: IntakeConfig = {
     scheme: options.scheme ?? standardWebhooks(),
