@@ -40,7 +40,10 @@ export interface Intake {
   header: HeaderReader;
 }
 
-/** Method and transport, before a byte of the body is read. */
+/**
+ * Method and transport, before a byte of the body is read. A rate limit belongs right after this step (in
+ * `intake`), before `readPayload`: a refused caller must not cost a body read.
+ */
 export function admit(config: IntakeConfig, input: DeliveryInput): HeaderReader | Refusal {
   if (input.method.toUpperCase() !== "POST") return refusal("method_not_allowed");
   const header = headerReader(input.headers);
