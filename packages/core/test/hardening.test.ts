@@ -1,4 +1,7 @@
 // Regression tests for the receiver defects of issue 12 (an adversarial review): each failed before its fix.
+import { once } from "node:events";
+import { createServer } from "node:http";
+import { type AddressInfo, connect } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
@@ -12,6 +15,7 @@ import {
   sign,
   stripe,
 } from "../src";
+import { nodeHandler } from "../src/node";
 import { signedDelivery, signedRequest } from "../src/testing";
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -347,5 +351,28 @@ describe("smaller points", () => {
       status: 400,
       body: { error: { code: "invalid_payload" } },
     });
+  });
+
+  it("through a real Node server: a client that hangs up mid-body is counted as 400 invalid_payload", async () => {
+    const rejected: unknown[] = [];
+    const receiver = createReceiver({ secret, logger: silent, hooks: { onRejected: (info) => rejected.push(info) } });
+    const server = createServer(nodeHandler(receiver)).listen(0, "127.0.0.1");
+    await once(server, "listening");
+    try {
+      const { headers, body } = await signedDelivery({ secret, event: paid });
+      const socket = connect((server.address() as AddressInfo).port, "127.0.0.1");
+      await once(socket, "connect");
+      const lines = Object.entries({ ...headers, host: "127.0.0.1", "content-length": "4096" }).map(
+        ([name, value]) => `${name}: ${value}`,
+      );
+      socket.write(`POST /webhooks HTTP/1.1\r\n${lines.join("\r\n")}\r\n\r\n${String(body).slice(0, 20)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      socket.destroy();
+      await expect.poll(() => rejected, { timeout: 5_000 }).toEqual([{ code: "invalid_payload", status: 400 }]);
+      expect(receiver.stats().counts).toMatchObject({ invalid_payload: 1 });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });
