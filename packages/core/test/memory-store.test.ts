@@ -7,6 +7,14 @@ runDeadLetterContract("memory", () => memoryDeadLetters(), { describe, it });
 
 const quiet = { warn() {} };
 
+/** Claims and completes `key-from` … `key-(to - 1)`, as processed deliveries do. */
+async function processKeys(store: ReturnType<typeof memoryStore>, from: number, to: number) {
+  for (let i = from; i < to; i++) {
+    const claim = await store.claim(`key-${i}`);
+    if (claim.status === "claimed") await store.complete(`key-${i}`, claim.token);
+  }
+}
+
 describe("memoryStore bounds", () => {
   it("never holds more than maxEntries keys, forgetting the least recently used", async () => {
     const store = memoryStore({ maxEntries: 100 });
@@ -52,10 +60,7 @@ describe("memoryStore bounds", () => {
 
   it("by default remembers every id of the ±300 s window at 200 deliveries/s (the old default kept 10 000)", async () => {
     const store = memoryStore({ logger: quiet });
-    for (let i = 0; i < 120_000; i++) {
-      const claim = await store.claim(`key-${i}`);
-      if (claim.status === "claimed") await store.complete(`key-${i}`, claim.token);
-    }
+    await processKeys(store, 0, 120_000);
     expect((await store.claim("key-0")).status).toBe("done");
     store.close();
   });
@@ -63,10 +68,7 @@ describe("memoryStore bounds", () => {
   it("warns when it must forget an id that could still be replayed, once per burst", async () => {
     const logger = { warn: vi.fn() };
     const store = memoryStore({ maxEntries: 10, replayWindowMs: 60_000, logger });
-    for (let i = 0; i < 30; i++) {
-      const claim = await store.claim(`key-${i}`);
-      if (claim.status === "claimed") await store.complete(`key-${i}`, claim.token);
-    }
+    await processKeys(store, 0, 30);
     expect(logger.warn).toHaveBeenCalledTimes(1);
     expect(logger.warn).toHaveBeenCalledWith(
       expect.objectContaining({ maxEntries: 10, replayWindowMs: 60_000 }),
@@ -78,10 +80,7 @@ describe("memoryStore bounds", () => {
   it("forgets ids older than the replay window without a warning", async () => {
     const logger = { warn: vi.fn() };
     const store = memoryStore({ maxEntries: 10, replayWindowMs: 1, logger });
-    for (let i = 0; i < 10; i++) {
-      const claim = await store.claim(`key-${i}`);
-      if (claim.status === "claimed") await store.complete(`key-${i}`, claim.token);
-    }
+    await processKeys(store, 0, 10);
     await new Promise((resolve) => setTimeout(resolve, 5));
     for (let i = 10; i < 20; i++) await store.claim(`key-${i}`);
     expect(logger.warn).not.toHaveBeenCalled();
