@@ -315,6 +315,8 @@ describe("13. what an unauthenticated caller is told", () => {
     expect(response.body.error.message).not.toMatch(/secret|whitespace|rotation/i);
     const logged = JSON.stringify(lines);
     expect(logged).toMatch(/whitespace/);
+    // Said at start-up too, where the default logger (warnings and errors only) shows it.
+    expect(lines[0]).toMatchObject({ level: "warn", message: expect.stringMatching(/whitespace/) });
     expect(logged).not.toMatch(/whsec_current|whsec_previous/);
   });
 });

@@ -136,7 +136,7 @@ export async function intake(
   const verified = await authenticate(config, input, bytes);
   if (isRefusal(verified)) return verified;
   const deliveryId = unsignedId(config, verified);
-  onVerified(config.scheme.signsId === true ? { id: verified.id } : { deliveryId });
+  onVerified(config.scheme.signsId === true ? { id: verified.id } : deliveryId ? { deliveryId } : {});
   const event = await readEvent(config, verified, header);
   if (isRefusal(event)) return event;
   return { event, deliveryId, payload: verified.payload, header };

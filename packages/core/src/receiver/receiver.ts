@@ -70,7 +70,14 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
 
   if (!(config.maxBodyBytes > 0)) throw new HooklineError("invalid_option", "maxBodyBytes must be a positive number");
   if (!(timeoutMs > 0)) throw new HooklineError("invalid_option", "timeoutMs must be a positive number");
-  secretList(options.secret); // an empty secret fails at start-up, not on the first delivery
+  // An empty secret fails at start-up, not on the first delivery; whitespace around one is said here, since a
+  // 401 no longer tells the (unauthenticated) caller anything about the secrets.
+  if (secretList(options.secret).some((secret) => secret.trim() !== secret)) {
+    logger.warn(
+      { scheme: config.scheme.name },
+      "A secret has whitespace around it (check how it was copied): signatures made with the trimmed secret fail",
+    );
+  }
 
   function hook<Name extends keyof ReceiverHooks>(name: Name, info: Parameters<NonNullable<ReceiverHooks[Name]>>[0]) {
     try {
