@@ -1,4 +1,8 @@
 // Regression tests for the receiver defects of issue 12 (an adversarial review): each failed before its fix.
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { createServer } from "node:http";
+import { type AddressInfo, connect } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
@@ -12,6 +16,7 @@ import {
   sign,
   stripe,
 } from "../src";
+import { nodeHandler } from "../src/node";
 import { signedDelivery, signedRequest } from "../src/testing";
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -67,7 +72,7 @@ describe("1. replays through ids the signature does not cover", () => {
     });
     const { "x-github-delivery": _, ...withoutId } = headers;
     expect(await answer(await receiver.handle(post(withoutId, push)))).toMatchObject({ body: { duplicate: true } });
-    expect(runs).toEqual([expect.stringMatching(/^sha256:[0-9a-f]{64}$/)]);
+    expect(runs).toEqual([`sha256:${createHash("sha256").update(push).digest("hex")}`]);
     // The id the resend claimed is kept for the logs.
     expect(lines).toContainEqual({
       level: "info",
@@ -311,6 +316,8 @@ describe("13. what an unauthenticated caller is told", () => {
     expect(response.body.error.message).not.toMatch(/secret|whitespace|rotation/i);
     const logged = JSON.stringify(lines);
     expect(logged).toMatch(/whitespace/);
+    // Said at start-up too, where the default logger (warnings and errors only) shows it.
+    expect(lines[0]).toMatchObject({ level: "warn", message: expect.stringMatching(/whitespace/) });
     expect(logged).not.toMatch(/whsec_current|whsec_previous/);
   });
 });
@@ -347,5 +354,28 @@ describe("smaller points", () => {
       status: 400,
       body: { error: { code: "invalid_payload" } },
     });
+  });
+
+  it("through a real Node server: a client that hangs up mid-body is counted as 400 invalid_payload", async () => {
+    const rejected: unknown[] = [];
+    const receiver = createReceiver({ secret, logger: silent, hooks: { onRejected: (info) => rejected.push(info) } });
+    const server = createServer(nodeHandler(receiver)).listen(0, "127.0.0.1");
+    await once(server, "listening");
+    try {
+      const { headers, body } = await signedDelivery({ secret, event: paid });
+      const socket = connect((server.address() as AddressInfo).port, "127.0.0.1");
+      await once(socket, "connect");
+      const lines = Object.entries({ ...headers, host: "127.0.0.1", "content-length": "4096" }).map(
+        ([name, value]) => `${name}: ${value}`,
+      );
+      socket.write(`POST /webhooks HTTP/1.1\r\n${lines.join("\r\n")}\r\n\r\n${String(body).slice(0, 20)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      socket.destroy();
+      await expect.poll(() => rejected, { timeout: 5_000 }).toEqual([{ code: "invalid_payload", status: 400 }]);
+      expect(receiver.stats().counts).toMatchObject({ invalid_payload: 1 });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

@@ -52,7 +52,10 @@ export interface Admitted {
   peer: string | undefined;
 }
 
-/** Method and transport, before a byte of the body is read. */
+/**
+ * Method and transport, before a byte of the body is read. The rate limits come right after this step (`limit`,
+ * in `intake`), before `readPayload`: a refused caller must not cost a body read.
+ */
 export function admit(config: IntakeConfig, input: DeliveryInput): Admitted | Refusal {
   if (input.method.toUpperCase() !== "POST") return refusal("method_not_allowed");
   const header = headerReader(input.headers);
@@ -126,13 +129,14 @@ export async function authenticate(
 export async function readEvent(
   config: IntakeConfig,
   verified: VerifiedWebhook,
+  bytes: Uint8Array,
   header: HeaderReader,
 ): Promise<WebhookEvent | Refusal> {
   const signedId = config.scheme.signsId === true && verified.id ? verified.id : undefined;
   const parsed = await parseEvent(config, verified.payload, header, signedId);
-  if (isRefusal(parsed)) return { ...parsed, info: { id: signedId, deliveryId: unsignedId(config, verified) } };
+  if (isRefusal(parsed)) return { ...parsed, info: deliveryInfo(config, verified) };
   return {
-    id: parsed.id ?? `sha256:${await sha256Hex(verified.payload)}`,
+    id: parsed.id ?? `sha256:${await sha256Hex(bytes)}`,
     type: parsed.type,
     ...(verified.timestamp === undefined ? {} : { timestamp: verified.timestamp }),
     data: parsed.data,
@@ -156,18 +160,21 @@ export async function intake(
   if (isRefusal(bytes)) return bytes;
   const verified = await authenticate(config, input, bytes, peer);
   if (isRefusal(verified)) return verified;
-  const deliveryId = unsignedId(config, verified);
-  onVerified(config.scheme.signsId === true ? { id: verified.id } : { deliveryId });
-  const event = await readEvent(config, verified, header);
+  const info = deliveryInfo(config, verified);
+  onVerified(info);
+  const event = await readEvent(config, verified, bytes, header);
   if (isRefusal(event)) return event;
-  return { event, deliveryId, payload: verified.payload, header };
+  return { event, deliveryId: info.deliveryId, payload: verified.payload, header };
 }
 
-function unsignedId(config: IntakeConfig, verified: VerifiedWebhook): string | undefined {
-  return config.scheme.signsId === true ? undefined : verified.id;
+/** What logs and hooks may know of a verified delivery before its body is read: its id, as signed or not. */
+function deliveryInfo(config: IntakeConfig, verified: VerifiedWebhook): DeliveryInfo {
+  if (verified.id === undefined) return {};
+  return config.scheme.signsId === true ? { id: verified.id } : { deliveryId: verified.id };
 }
 
-async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+/** The SHA-256 of the signed bytes themselves (not of their decoded text), in hex. */
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
   return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }

@@ -2,6 +2,7 @@ import { HooklineError } from "../errors";
 import type { HeaderReader } from "../headers";
 import { standardWebhooks } from "../schemes";
 import { secretList } from "../secrets";
+import { toleranceBounds } from "../tolerance";
 import { errorAnswer, isRefusal, json, RECEIVED, type Refusal } from "./answers";
 import { deadLetter } from "./dead-letter";
 import { defaultEnvelope, parseEvent } from "./event";
@@ -47,10 +48,12 @@ const noHeaders: HeaderReader = () => undefined;
 export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
   options: ReceiverOptions<Catalog>,
 ): Receiver<Catalog> {
-  const store = options.store ?? memoryStore();
   const deadLetters = options.deadLetters;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const logger = safeLogger(options.logger ?? consoleLogger);
+  const { past, future } = toleranceBounds(options.tolerance); // a bad tolerance fails at start-up
+  // The default store remembers at least every id whose delivery a replay could still pass the timestamp check with.
+  const store = options.store ?? memoryStore({ replayWindowMs: Math.max(1, past + future) * 1000, logger });
   const hooks = options.hooks ?? {};
   const config: IntakeConfig = {
     scheme: options.scheme ?? standardWebhooks(),
@@ -72,7 +75,14 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
 
   if (!(config.maxBodyBytes > 0)) throw new HooklineError("invalid_option", "maxBodyBytes must be a positive number");
   if (!(timeoutMs > 0)) throw new HooklineError("invalid_option", "timeoutMs must be a positive number");
-  secretList(options.secret); // an empty secret fails at start-up, not on the first delivery
+  // An empty secret fails at start-up, not on the first delivery; whitespace around one is said here, since a
+  // 401 no longer tells the (unauthenticated) caller anything about the secrets.
+  if (secretList(options.secret).some((secret) => secret.trim() !== secret)) {
+    logger.warn(
+      { scheme: config.scheme.name },
+      "A secret has whitespace around it (check how it was copied): signatures made with the trimmed secret fail",
+    );
+  }
 
   function hook<Name extends keyof ReceiverHooks>(name: Name, info: Parameters<NonNullable<ReceiverHooks[Name]>>[0]) {
     try {
