@@ -87,6 +87,17 @@ describe("rateLimit.requests", () => {
   });
 });
 
+describe("rateLimit options", () => {
+  it("refuses at start-up something that is not a limiter with points, consume and get", () => {
+    const consumeOnly = { points: 1, consume: async () => ({}) };
+    expect(() => createReceiver({ secret, rateLimit: { failures: consumeOnly as never } })).toThrow(
+      /rateLimit.failures must be a rate limiter with points, consume and get/,
+    );
+    const requests = new RateLimiterMemory({ points: 0, duration: 1 });
+    expect(() => createReceiver({ secret, rateLimit: { requests } })).toThrow(/rateLimit.requests/);
+  });
+});
+
 describe("rateLimit.failures", () => {
   it("throttles a peer after `points` failed verifications, before reading its body, valid senders untouched", async () => {
     const failures = new RateLimiterMemory({ points: 2, duration: 600 });

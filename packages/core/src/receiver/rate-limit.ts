@@ -1,4 +1,5 @@
 import ipaddr from "ipaddr.js";
+import { HooklineError } from "../errors";
 
 /**
  * What a receiver needs of a rate limiter: the shape of rate-limiter-flexible's limiters (`RateLimiterMemory`,
@@ -71,6 +72,18 @@ function limitedFor(rejection: unknown): number | undefined {
  */
 export function rateLimitStep(options: RateLimitOptions | undefined, onError: (error: unknown) => void) {
   const { requests, failures } = options ?? {};
+  for (const [name, limiter] of Object.entries({ requests, failures })) {
+    // A limiter without `get` (rate-limiter-flexible's RateLimiterUnion, say) fails here, not on each delivery.
+    const fits =
+      limiter === undefined ||
+      (typeof limiter.consume === "function" && typeof limiter.get === "function" && limiter.points > 0);
+    if (!fits) {
+      throw new HooklineError(
+        "invalid_option",
+        `rateLimit.${name} must be a rate limiter with points, consume and get, such as rate-limiter-flexible's RateLimiterRedis`,
+      );
+    }
+  }
   /** Consumes a point: `undefined` when granted (or the store failed), else the milliseconds to wait. */
   const consume = (limiter: RateLimiter, key: string): Promise<number | undefined> =>
     limiter.consume(key).then(
