@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import { createServer } from "node:http";
 import { type AddressInfo, connect } from "node:net";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { assertConnectionKnown, createReceiver, type ReceiverOptions } from "../src";
 import { nodeHandler } from "../src/node";
@@ -124,5 +125,46 @@ describe("connection needs", () => {
       /allowIps and rateLimit need the peer's address, which this runtime does not know: set trustProxy/,
     );
     expect(() => assertConnectionKnown(needs, { secure: false, remoteAddress: true }, "this runtime")).not.toThrow();
+  });
+});
+
+describe("transport checks against their specification (fast-check)", () => {
+  const receivers = {
+    direct: receiverWith({ requireHttps: true, allowIps: ["192.0.2.0/24"] }),
+    proxied: receiverWith({ requireHttps: true, allowIps: ["192.0.2.0/24"], trustProxy: true }),
+  };
+  const entry = fc.constantFrom("http", "https", "HTTPS", " https ", "", "ftp");
+  const address = fc.constantFrom("192.0.2.1", "::ffff:192.0.2.7", "203.0.113.9", "2001:db8::1", "garbage", "");
+  /** The entry the nearest proxy appended, if it says anything. */
+  const last = (entries: string[]) => (entries.length > 0 ? entries.at(-1)!.trim() || undefined : undefined);
+
+  it("https from the connection or the proxy's last x-forwarded-proto; the peer from the socket or the proxy's last x-forwarded-for", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          trustProxy: fc.boolean(),
+          secure: fc.option(fc.boolean(), { nil: undefined }),
+          scheme: fc.constantFrom("http", "https"),
+          proto: fc.array(entry, { maxLength: 3 }),
+          forwardedFor: fc.array(address, { maxLength: 3 }),
+          remoteAddress: fc.option(address, { nil: undefined }),
+        }),
+        async ({ trustProxy, secure, scheme, proto, forwardedFor, remoteAddress }) => {
+          const headers: Record<string, string> = {};
+          if (proto.length > 0) headers["x-forwarded-proto"] = proto.join(",");
+          if (forwardedFor.length > 0) headers["x-forwarded-for"] = forwardedFor.join(", ");
+          const request = await signedRequest({ secret, event: order, url: `${scheme}://hooks.example/w`, headers });
+          const receiver = trustProxy ? receivers.proxied : receivers.direct;
+          const status = (await receiver.handle(request, { secure, remoteAddress })).status;
+
+          const forwarded = trustProxy ? last(proto)?.toLowerCase() : undefined;
+          const https = forwarded !== undefined ? forwarded === "https" : (secure ?? scheme === "https");
+          const peer = (trustProxy ? last(forwardedFor) : undefined) ?? remoteAddress;
+          const allowed = peer === "192.0.2.1" || peer === "::ffff:192.0.2.7";
+          expect(status).toBe(!https ? 403 : !allowed ? 403 : 200);
+        },
+      ),
+      { seed: 0x7a5, numRuns: 300 },
+    );
   });
 });
