@@ -2,39 +2,27 @@ import { createReceiver, generateSecret } from "@hookline/core";
 import { serviceUrl, signedRequest } from "@hookline/core/testing";
 import { Redis } from "ioredis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
-import { createClient } from "redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runSharedRateLimitScenarios } from "../../core/test/rate-limit-scenarios";
-import { deleteKeys, freePort, uniquePrefix } from "./redis-server";
+import { freePort, suiteClients, uniquePrefix } from "./redis-server";
 
 const url = serviceUrl("REDIS_URL");
 
 describe.skipIf(!url)("rate limits on Redis (rate-limiter-flexible's RateLimiterRedis)", () => {
   const prefix = uniquePrefix("rate-limit");
-  let ioredis: Redis;
-  let nodeRedis: ReturnType<typeof createClient>;
-
-  beforeAll(async () => {
-    ioredis = new Redis(url!);
-    nodeRedis = await createClient({ url: url! }).connect();
-  });
-
-  afterAll(async () => {
-    await deleteKeys(ioredis, prefix);
-    await ioredis.quit();
-    await nodeRedis.close();
-  });
+  const clients = suiteClients(url!, prefix);
 
   runSharedRateLimitScenarios(
     "RateLimiterRedis on ioredis",
-    async (name, options) => new RateLimiterRedis({ storeClient: ioredis, keyPrefix: `${prefix}${name}`, ...options }),
+    async (name, options) =>
+      new RateLimiterRedis({ storeClient: clients.ioredis, keyPrefix: `${prefix}${name}`, ...options }),
     { describe, it },
   );
   runSharedRateLimitScenarios(
     "RateLimiterRedis on node-redis",
     async (name, options) =>
       new RateLimiterRedis({
-        storeClient: nodeRedis,
+        storeClient: clients.nodeRedis,
         useRedisPackage: true,
         keyPrefix: `${prefix}${name}`,
         ...options,

@@ -1,10 +1,11 @@
-import { signedDelivery } from "./kit";
-
 /**
  * Malformed requests from a seed, each with the answers the README's table allows for it. Shared by the adapter
  * contract (over real HTTP) and the core's own fuzz suite (`receive`/`handle`), so that both hold every answer
- * to one oracle.
+ * to one oracle. A seeded generator rather than fast-check, so that `@hookline/core/testing` needs nothing more.
+ *
+ * @module
  */
+import { signedDelivery } from "./kit";
 
 /** One fuzzed request: what is sent, and which answers the answer table allows for it. */
 export interface FuzzCase {
