@@ -6,6 +6,7 @@ import { getConnInfo } from "@hono/node-server/conninfo";
 import { createReceiver, type Receiver, type ReceiverOptions } from "@hookline/core";
 import { runAdapterContract, signedDelivery, signedRequest } from "@hookline/core/testing";
 import { Hono } from "hono";
+import { getConnInfo as workersConnInfo } from "hono/cloudflare-workers";
 import { describe, expect, it } from "vitest";
 import { type WebhookHandlerOptions, webhookHandler } from "../src";
 
@@ -97,6 +98,28 @@ describe("Hono without a Node server", () => {
     const response = await app.request(request);
     expect(response.status).toBe(200);
     expect(seen).toEqual([{ id: "ord_1" }]);
+  });
+
+  it("gives allowIps the address Cloudflare's getConnInfo reads, as on Workers (URL scheme from the runtime)", async () => {
+    const receiver = createReceiver({ secret, logger: quiet, allowIps: ["192.0.2.0/24"], requireHttps: true });
+    const app = new Hono().post(
+      "/webhooks",
+      webhookHandler(
+        receiver.on("order.created", () => {}),
+        { getConnInfo: workersConnInfo },
+      ),
+    );
+    const from = async (address: string) => {
+      const request = await signedRequest({
+        secret,
+        url: "https://hooks.example/webhooks",
+        event: { type: "order.created", data: {} },
+        headers: { "cf-connecting-ip": address },
+      });
+      return (await app.request(request)).status;
+    };
+    expect(await from("192.0.2.10")).toBe(200);
+    expect(await from("203.0.113.9")).toBe(403);
   });
 
   it("answers 500 raw_body_unavailable when a middleware read the body first", async () => {
