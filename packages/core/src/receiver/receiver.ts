@@ -132,12 +132,15 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     if (!deadLetters || info.id === undefined) return;
     const id = info.id;
     background(
-      deadLetters.delete(id).catch((error: unknown) => {
-        logger.warn(
-          { ...info, error: errorFields(error) },
-          "Could not clear a possible stale dead letter of a processed event; check it before replaying it",
-        );
-      }),
+      // Inside a promise: a store that throws at once must not turn the success into a 500.
+      Promise.resolve(id)
+        .then((key) => deadLetters.delete(key))
+        .catch((error: unknown) => {
+          logger.warn(
+            { ...info, error: errorFields(error) },
+            "Could not clear a possible stale dead letter of a processed event; check it before replaying it",
+          );
+        }),
       "Clearing a dead letter",
     );
   }
