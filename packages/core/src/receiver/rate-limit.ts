@@ -41,7 +41,9 @@ export interface RateLimitOptions {
   /**
    * Failed verifications (401s) per peer: each consumes a point; a peer with none left gets 429
    * `too_many_failures` before anything else is done. Valid deliveries never consume from it, so it can be far
-   * stricter than `requests`: it throttles signature guessing, not senders.
+   * stricter than `requests`: it throttles signature guessing, not senders. The budget is read before the body
+   * and spent after the verification, so guesses already in flight when it runs out still finish: a peer gets at
+   * most `points` plus its concurrency per duration.
    * @default undefined (no limit)
    */
   failures?: RateLimiter;
