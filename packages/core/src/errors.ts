@@ -23,7 +23,9 @@ export type WebhookVerificationErrorCode =
  * Why a receiver refused or failed a delivery (beyond verification), each with its status in {@link errorStatus}.
  *
  * - `method_not_allowed`: not a POST.
+ * - `malformed_request`: the `Host` header or the request target is malformed (RFC 9112 §3.2).
  * - `https_required` / `ip_not_allowed`: the opt-in transport checks failed.
+ * - `rate_limited` / `too_many_failures`: the peer is over its `rateLimit` for deliveries / failed verifications.
  * - `payload_too_large`: the body is over `maxBodyBytes`.
  * - `invalid_json` / `invalid_envelope` / `invalid_event`: the verified body is not JSON, has no event type,
  *   or fails the event's schema.
@@ -34,8 +36,11 @@ export type WebhookVerificationErrorCode =
  */
 export type ReceiverErrorCode =
   | "method_not_allowed"
+  | "malformed_request"
   | "https_required"
   | "ip_not_allowed"
+  | "rate_limited"
+  | "too_many_failures"
   | "payload_too_large"
   | "invalid_json"
   | "invalid_envelope"
@@ -63,8 +68,11 @@ export const errorStatus: Readonly<Record<HooklineErrorCode, number>> = {
   invalid_secret: 500,
   invalid_option: 500,
   method_not_allowed: 405,
+  malformed_request: 400,
   https_required: 403,
   ip_not_allowed: 403,
+  rate_limited: 429,
+  too_many_failures: 429,
   payload_too_large: 413,
   invalid_json: 400,
   invalid_envelope: 400,

@@ -52,13 +52,14 @@ function streamConsumed(request: IncomingMessage): boolean {
  * answers 500 `raw_body_unavailable`.
  */
 export function toDeliveryInput(request: IncomingMessage, body?: Uint8Array | string | HooklineError): DeliveryInput {
-  const encrypted = (request.socket as { encrypted?: boolean } | undefined)?.encrypted === true;
   const input: DeliveryInput = {
     method: request.method ?? "GET",
     headers: request.headers,
     body: body ?? keptRawBody(request) ?? (streamConsumed(request) ? PARSED_BEFORE : request),
-    url: `${encrypted ? "https" : "http"}://${request.headers.host ?? "localhost"}${request.url ?? "/"}`,
+    // The socket, not the client's target (which may be absolute-form `https://…` over plain HTTP), says TLS.
+    secure: (request.socket as { encrypted?: boolean } | null)?.encrypted === true,
   };
+  if (request.url !== undefined) input.url = request.url;
   if (request.socket?.remoteAddress) input.remoteAddress = request.socket.remoteAddress;
   return input;
 }

@@ -12,7 +12,8 @@ export const DEFAULT_TOLERANCE_SECONDS = 300;
 /** Throws `timestamp_too_old` / `timestamp_too_new` when `timestamp` (unix seconds) is outside the window. */
 export type TimestampCheck = (timestamp: number) => void;
 
-export function timestampCheck(tolerance: Tolerance | undefined, now: number | Date | undefined): TimestampCheck {
+/** A tolerance as its two directions, in seconds; throws `invalid_option` when either is not a number ≥ 0. */
+export function toleranceBounds(tolerance: Tolerance | undefined): { past: number; future: number } {
   const { past, future } =
     tolerance === undefined
       ? { past: DEFAULT_TOLERANCE_SECONDS, future: DEFAULT_TOLERANCE_SECONDS }
@@ -22,6 +23,11 @@ export function timestampCheck(tolerance: Tolerance | undefined, now: number | D
   if (!(past >= 0) || !(future >= 0)) {
     throw new HooklineError("invalid_option", `tolerance must be seconds ≥ 0, got ${JSON.stringify(tolerance)}`);
   }
+  return { past, future };
+}
+
+export function timestampCheck(tolerance: Tolerance | undefined, now: number | Date | undefined): TimestampCheck {
+  const { past, future } = toleranceBounds(tolerance);
   const nowMs = now === undefined ? Date.now() : typeof now === "number" ? now : now.getTime();
   if (!Number.isFinite(nowMs)) throw new HooklineError("invalid_option", "now must be a valid time");
   const nowSeconds = Math.floor(nowMs / 1000);

@@ -63,7 +63,11 @@ export interface VerifyOptions {
 
 /** A verified message. */
 export interface VerifiedWebhook {
-  /** The message id, when the scheme carries one. */
+  /**
+   * The message id, when the scheme carries one. Only a scheme whose `signsId` is true (Standard Webhooks) signs
+   * it; GitHub's and `hmac`'s id header can be changed by whoever resends a delivery, so do not key idempotency by
+   * it (key by the body).
+   */
   id?: string;
   /** The signed timestamp in unix seconds, when the scheme carries one. */
   timestamp?: number;

@@ -50,8 +50,13 @@ export const webhookPlugin: FastifyPluginAsync<WebhookPluginOptions> = async (ap
   app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: receiver.maxBodyBytes }, (_request, body, done) =>
     done(null, body),
   );
-  // Fastify cuts a body off at bodyLimit before the route runs: the receiver still answers (and counts) the 413.
+  // Fastify refuses some requests before the route runs; the receiver still answers (and counts) them. A body cut
+  // off at bodyLimit is a 413; a content type Fastify cannot parse (empty, `json`, `a/b/c`, `;;;`, non-ASCII) is
+  // refused 415 before any parser reads the body, so the receiver reads the untouched stream itself.
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    if (error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
+      return send(reply, await receiver.receive(toDeliveryInput(request.raw)));
+    }
     if (error.code !== "FST_ERR_CTP_BODY_TOO_LARGE") throw error;
     const tooLarge = new HooklineError("payload_too_large", `The body is over ${receiver.maxBodyBytes} bytes`);
     return send(reply, await receiver.receive(toDeliveryInput(request.raw, tooLarge)));

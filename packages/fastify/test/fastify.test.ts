@@ -1,3 +1,4 @@
+import { request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createReceiver, type Receiver } from "@hookline/core";
 import { runAdapterContract, signedDelivery } from "@hookline/core/testing";
@@ -80,6 +81,44 @@ describe("Fastify beside the app's own routes", () => {
         error: { code: "payload_too_large", message: "The body is over 1024 bytes" },
       });
       expect(receiver.stats().counts.payload_too_large).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+/** A POST over node:http, which sends header values Fetch would refuse (non-ASCII, empty). */
+function postRaw(url: string, headers: Record<string, string>, body: string) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const outgoing = httpRequest(url, { method: "POST", headers, timeout: 2_000 }, (incoming) => {
+      const chunks: Buffer[] = [];
+      incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+      incoming.on("end", () => resolve({ status: incoming.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+    });
+    outgoing.on("error", reject);
+    outgoing.end(body);
+  });
+}
+
+describe("Fastify and content types it cannot parse", () => {
+  it("hands every content type to the receiver: counted, seen by hooks, verified", async () => {
+    const contentTypes = ["", "json", "a/b/c", ";;;", "application/j\u00f6son", "text/plain; charset", "*/*"];
+    const received: string[] = [];
+    const receiver = createReceiver({
+      secret,
+      logger: quiet,
+      hooks: { onReceived: ({ method }) => received.push(method) },
+    }).on("order.created", () => {});
+    const server = await start(receiver);
+    try {
+      for (const contentType of contentTypes) {
+        const { headers, body } = await signedDelivery({ secret, event: { type: "order.created", data: {} } });
+        const answer = await postRaw(server.url, { ...headers, "content-type": contentType }, body as string);
+        expect({ contentType, ...answer }).toEqual({ contentType, status: 200, body: '{"received":true}' });
+      }
+      expect(receiver.stats().counts.received).toBe(contentTypes.length);
+      expect(received).toHaveLength(contentTypes.length);
+      expect(receiver.stats().processed).toBe(contentTypes.length);
     } finally {
       await server.close();
     }

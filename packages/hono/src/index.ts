@@ -16,17 +16,56 @@
  *
  * @module
  */
-import type { Receiver } from "@hookline/core";
+import { assertConnectionKnown, type Receiver } from "@hookline/core";
 import type { Context } from "hono";
+
+/** Options of {@link webhookHandler}. */
+export interface WebhookHandlerOptions {
+  /**
+   * The runtime's connection-info helper, for the peer's address (`allowIps`, `rateLimit`): `getConnInfo` from
+   * `@hono/node-server/conninfo`, `hono/bun`, `hono/deno` or `hono/cloudflare-workers` (which reads Cloudflare's
+   * own `cf-connecting-ip`).
+   * @default undefined (no peer address: a receiver with `allowIps` or `rateLimit`, and no `trustProxy`, is
+   * refused at start-up)
+   */
+  getConnInfo?: (c: Context) => { remote: { address?: string | undefined } };
+}
+
+/** What `@hono/node-server` puts in `c.env`: the Node request, whose socket says whether it is TLS. */
+interface NodeBindings {
+  incoming?: { socket?: { encrypted?: boolean } | null };
+}
 
 /**
  * A Hono handler for the webhook route: `app.post("/webhooks", webhookHandler(receiver))`. Mount it with
  * `app.all` instead to answer 405 (rather than Hono's 404) to other methods. No middleware before it may read
  * the body (`c.req.json()`, a JSON validator): the receiver needs the raw bytes, and answers 500
- * `raw_body_unavailable` if they are gone.
+ * `raw_body_unavailable` if they are gone. On `@hono/node-server` the socket says whether the connection is TLS
+ * (the request URL there is built from the client's target); on Workers, Deno and Bun the runtime writes the
+ * URL's scheme itself.
  *
  * @param receiver from `createReceiver`.
+ * @param options see {@link WebhookHandlerOptions}.
+ * @throws HooklineError `invalid_option` when the receiver needs the peer's address and no `getConnInfo` is given.
+ * @example
+ * import { getConnInfo } from "@hono/node-server/conninfo";
+ * app.post("/webhooks", webhookHandler(receiver, { getConnInfo }));
  */
-export function webhookHandler(receiver: Pick<Receiver, "handle">): (c: Context) => Promise<Response> {
-  return (c) => receiver.handle(c.req.raw);
+export function webhookHandler(
+  receiver: Pick<Receiver, "handle" | "connectionNeeds">,
+  options: WebhookHandlerOptions = {},
+): (c: Context) => Promise<Response> {
+  const { getConnInfo } = options;
+  assertConnectionKnown(
+    receiver.connectionNeeds,
+    { secure: true, remoteAddress: getConnInfo !== undefined },
+    "Hono without the getConnInfo option",
+  );
+  return (c) => {
+    const socket = (c.env as NodeBindings | undefined)?.incoming?.socket;
+    return receiver.handle(c.req.raw, {
+      secure: socket ? socket.encrypted === true : undefined,
+      remoteAddress: getConnInfo?.(c).remote.address,
+    });
+  };
 }

@@ -16,16 +16,25 @@
  *
  * @module
  */
-import { HooklineError, type Receiver } from "@hookline/core";
+import { assertConnectionKnown, HooklineError, type Receiver } from "@hookline/core";
 import { sendDeliveryResponse, toDeliveryInput } from "@hookline/core/node";
 import type { NextApiRequest, NextApiResponse, PageConfig } from "next";
 
 /**
  * An App Router route handler: `export const POST = webhookHandler(receiver)` in `route.ts`. It only calls
  * `receiver.handle`, so it runs on the Node.js and the Edge runtime alike (and in an Edge Pages API route).
+ * A route handler never sees the connection (Next 15 removed `request.ip`, and `request.url` is built from the
+ * client's target), so `requireHttps`, `allowIps` and `rateLimit` need `trustProxy`, with the proxy (or Vercel)
+ * setting `x-forwarded-proto` and `x-forwarded-for`.
+ *
+ * @throws HooklineError `invalid_option` when the receiver needs a connection fact and `trustProxy` is not set.
  */
-export function webhookHandler(receiver: Pick<Receiver, "handle">): (request: Request) => Promise<Response> {
-  return (request) => receiver.handle(request);
+export function webhookHandler(
+  receiver: Pick<Receiver, "handle" | "connectionNeeds">,
+): (request: Request) => Promise<Response> {
+  assertConnectionKnown(receiver.connectionNeeds, { secure: false, remoteAddress: false }, "the Next.js App Router");
+  // `secure: false`: only a trusted proxy's x-forwarded-proto may vouch for TLS, never the client-built URL.
+  return (request) => receiver.handle(request, { secure: false });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createReceiver } from "@hookline/core";
+import { createReceiver, type ReceiverOptions } from "@hookline/core";
 import { signedDelivery, signedRequest } from "@hookline/core/testing";
 import { NextRequest } from "next/server";
 import { describe, expect, it } from "vitest";
@@ -73,3 +73,30 @@ describe("webhookHandler with Fetch Requests", () => {
 });
 
 // Through a real HTTP server, with the Node plumbing `next start` wraps App Router routes in: contract.test.ts.
+
+describe("webhookHandler and the connection it cannot see", () => {
+  const make = (options: Partial<ReceiverOptions>) =>
+    createReceiver({ secret, logger: { info() {}, warn() {}, error() {} }, ...options }).on("invoice.paid", () => {});
+
+  it("never takes the client-built https:// URL for TLS: requireHttps believes only the trusted proxy", async () => {
+    const POST = webhookHandler(make({ requireHttps: true, trustProxy: true }));
+    const url = "https://example.com/api/webhooks"; // what an absolute-form target over plain HTTP becomes
+    expect((await POST(await signedRequest({ secret, event, url }))).status).toBe(403);
+    const proxied = await signedRequest({ secret, event, url, headers: { "x-forwarded-proto": "https" } });
+    expect((await POST(proxied)).status).toBe(200);
+  });
+
+  it("fails at start-up when requireHttps, allowIps or rateLimit needs a fact it cannot know", () => {
+    expect(() => webhookHandler(make({ requireHttps: true }))).toThrow(/requireHttps needs .* the Next.js App Router/);
+    expect(() => webhookHandler(make({ allowIps: ["192.0.2.0/24"] }))).toThrow(/the Next.js App Router does not know/);
+    expect(() => webhookHandler(make({ allowIps: ["192.0.2.0/24"], trustProxy: true }))).not.toThrow();
+  });
+
+  it("gives allowIps the trusted proxy's address", async () => {
+    const POST = webhookHandler(make({ allowIps: ["192.0.2.0/24"], trustProxy: true }));
+    const from = async (forwardedFor: string) =>
+      (await POST(await signedRequest({ secret, event, headers: { "x-forwarded-for": forwardedFor } }))).status;
+    expect(await from("203.0.113.9, 192.0.2.7")).toBe(200);
+    expect(await from("192.0.2.7, 203.0.113.9")).toBe(403);
+  });
+});

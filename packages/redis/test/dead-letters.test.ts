@@ -1,37 +1,23 @@
 import { createReceiver, type DeadLetter, generateSecret } from "@hookline/core";
 import { serviceUrl } from "@hookline/core/testing";
-import { Redis } from "ioredis";
-import { createClient } from "redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { redisDeadLetters, redisStore } from "../src";
 import { messages, quietLogger } from "./deliveries";
-import { deleteKeys, uniquePrefix } from "./redis-server";
+import { suiteClients, uniquePrefix } from "./redis-server";
 
 const url = serviceUrl("REDIS_URL");
 
 describe.skipIf(!url)("dead letters in Redis", () => {
   const prefix = uniquePrefix("dead-letters");
-  let ioredis: Redis;
-  let nodeRedis: ReturnType<typeof createClient>;
-
-  beforeAll(async () => {
-    ioredis = new Redis(url!);
-    nodeRedis = await createClient({ url: url! }).connect();
-  });
-
-  afterAll(async () => {
-    await deleteKeys(ioredis, prefix);
-    await ioredis.quit();
-    await nodeRedis.close();
-  });
+  const clients = suiteClients(url!, prefix);
 
   it("keeps the event a handler failed on, and replays it from there", async () => {
     const secret = generateSecret();
-    const deadLetters = redisDeadLetters({ client: ioredis, prefix: `${prefix}replay:` });
+    const deadLetters = redisDeadLetters({ client: clients.ioredis, prefix: `${prefix}replay:` });
     let failing = true;
     const receiver = createReceiver({
       secret,
-      store: redisStore({ client: ioredis, prefix: `${prefix}replay:claims:` }),
+      store: redisStore({ client: clients.ioredis, prefix: `${prefix}replay:claims:` }),
       deadLetters,
       logger: quietLogger,
     }).on("order.created", () => {
@@ -63,8 +49,8 @@ describe.skipIf(!url)("dead letters in Redis", () => {
 
   it("merges 100 concurrent failures of one event from two clients without losing an attempt", async () => {
     const letters = [
-      redisDeadLetters({ client: ioredis, prefix: `${prefix}merge:` }),
-      redisDeadLetters({ client: nodeRedis, prefix: `${prefix}merge:` }),
+      redisDeadLetters({ client: clients.ioredis, prefix: `${prefix}merge:` }),
+      redisDeadLetters({ client: clients.nodeRedis, prefix: `${prefix}merge:` }),
     ];
     const failure = (n: number): DeadLetter => ({
       id: "evt_contended",
@@ -86,7 +72,7 @@ describe.skipIf(!url)("dead letters in Redis", () => {
   });
 
   it("lists no letters for a limit under one, and keeps exact first-failure times", async () => {
-    const deadLetters = redisDeadLetters({ client: nodeRedis, prefix: `${prefix}limits:` });
+    const deadLetters = redisDeadLetters({ client: clients.nodeRedis, prefix: `${prefix}limits:` });
     const at = Date.now() + 0.25; // a fraction survives the sorted-set score
     await deadLetters.put({
       id: "evt_exact",

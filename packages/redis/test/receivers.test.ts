@@ -1,11 +1,9 @@
 import { createReceiver, generateSecret, type Receiver, type ReceiverLogger } from "@hookline/core";
 import { serviceUrl } from "@hookline/core/testing";
-import { Redis } from "ioredis";
-import { createClient } from "redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type RedisClient, redisStore } from "../src";
 import { type Answer, deliverUntilAcknowledged, type Message, messages, quietLogger, sleep, tally } from "./deliveries";
-import { deleteKeys, uniquePrefix } from "./redis-server";
+import { suiteClients, uniquePrefix } from "./redis-server";
 
 const url = serviceUrl("REDIS_URL");
 
@@ -28,19 +26,7 @@ function gate() {
 describe.skipIf(!url)("two receivers sharing one Redis", () => {
   const prefix = uniquePrefix("receivers");
   const secret = generateSecret();
-  let ioredis: Redis;
-  let nodeRedis: ReturnType<typeof createClient>;
-
-  beforeAll(async () => {
-    ioredis = new Redis(url!);
-    nodeRedis = await createClient({ url: url! }).connect();
-  });
-
-  afterAll(async () => {
-    await deleteKeys(ioredis, prefix);
-    await ioredis.quit();
-    await nodeRedis.close();
-  });
+  const clients = suiteClients(url!, prefix);
 
   it("process each of 500 ids exactly once when every id is delivered 3 times at once, alternating instances", async () => {
     const runs = new Map<string, number>();
@@ -54,7 +40,7 @@ describe.skipIf(!url)("two receivers sharing one Redis", () => {
         await sleep(Math.random() * 5);
       });
     // Separate clients and even client libraries: the same scripts on the same keys.
-    const instances = [receiver(ioredis), receiver(nodeRedis)];
+    const instances = [receiver(clients.ioredis), receiver(clients.nodeRedis)];
     const batch = await messages(secret, "once", 500);
     const deadline = Date.now() + 20_000;
 
@@ -88,7 +74,7 @@ describe.skipIf(!url)("two receivers sharing one Redis", () => {
       const runs: string[] = [];
       const first = createReceiver({
         secret,
-        store: redisStore({ client: ioredis, prefix: `${prefix}fence:`, leaseMs: 300 }),
+        store: redisStore({ client: clients.ioredis, prefix: `${prefix}fence:`, leaseMs: 300 }),
         logger,
       }).on("order.created", async () => {
         runs.push("first");
@@ -98,7 +84,7 @@ describe.skipIf(!url)("two receivers sharing one Redis", () => {
       });
       const second = createReceiver({
         secret,
-        store: redisStore({ client: nodeRedis, prefix: `${prefix}fence:`, leaseMs: 10_000 }),
+        store: redisStore({ client: clients.nodeRedis, prefix: `${prefix}fence:`, leaseMs: 10_000 }),
         logger: quietLogger,
       }).on("order.created", async () => {
         runs.push("second");

@@ -4,7 +4,9 @@ import { mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
+import { createClient } from "redis";
+import { afterAll, beforeAll } from "vitest";
 
 /** A free TCP port on 127.0.0.1 (nothing listens on it once this resolves). */
 export async function freePort(): Promise<number> {
@@ -18,6 +20,24 @@ export async function freePort(): Promise<number> {
 
 /** A key prefix no other run or test file shares. */
 export const uniquePrefix = (label: string) => `hookline-test:${label}:${crypto.randomUUID()}:`;
+
+/**
+ * An ioredis and a node-redis client on `url` for the suite that calls this: connected before its tests, and after
+ * them every key under `prefix` deleted and both closed. Read them inside tests (they are set in `beforeAll`).
+ */
+export function suiteClients(url: string, prefix: string) {
+  const clients = {} as { ioredis: Redis; nodeRedis: ReturnType<typeof createClient> };
+  beforeAll(async () => {
+    clients.ioredis = new Redis(url);
+    clients.nodeRedis = await createClient({ url }).connect();
+  });
+  afterAll(async () => {
+    await deleteKeys(clients.ioredis, prefix);
+    await clients.ioredis.quit();
+    await clients.nodeRedis.close();
+  });
+  return clients;
+}
 
 /** Deletes every key under `prefix` (SCAN, never KEYS). */
 export async function deleteKeys(client: Redis, prefix: string): Promise<void> {

@@ -37,9 +37,10 @@ const privateKey = (seed: Uint8Array) =>
   );
 
 function content(prefix: string, payload: string | Uint8Array): Buffer {
-  return typeof payload === "string"
-    ? Buffer.from(prefix + payload, "utf8")
-    : Buffer.concat([Buffer.from(prefix, "utf8"), payload]);
+  if (typeof payload === "string") return Buffer.from(prefix + payload, "utf8");
+  // No prefix: a view of the caller's bytes, not a copy (verification passes content it built once).
+  if (prefix === "") return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  return Buffer.concat([Buffer.from(prefix, "utf8"), payload]);
 }
 
 /** HMAC-SHA256 over `prefix + payload`, encoded. */

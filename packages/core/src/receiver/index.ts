@@ -1,4 +1,5 @@
 export type { BodyInput } from "./body";
+export { defaultEnvelope } from "./event";
 export {
   type AnyWebhookEvent,
   defineEvents,
@@ -10,31 +11,36 @@ export {
   type ValidationIssue,
   type WebhookEvent,
 } from "./events";
+export { consoleLogger } from "./log";
 export {
   type MemoryDeadLettersOptions,
   type MemoryStoreOptions,
   memoryDeadLetters,
   memoryStore,
 } from "./memory-store";
-export {
-  consoleLogger,
-  createReceiver,
-  type DeliveryInfo,
-  type DeliveryInput,
-  type DeliveryResponse,
-  defaultEnvelope,
-  type Envelope,
-  type EnvelopeContext,
-  type EnvelopeFields,
-  type EventHandler,
-  type HandlerContext,
-  type Receiver,
-  type ReceiverHooks,
-  type ReceiverLogger,
-  type ReceiverOptions,
-  type ReplayResult,
-} from "./receiver";
+export type { RateLimiter, RateLimitOptions } from "./rate-limit";
+export { createReceiver } from "./receiver";
 export type { StandardSchemaV1 } from "./standard-schema";
 export type { ReceiverStats } from "./stats";
 export { type ClaimResult, claimToken, type DeadLetter, type DeadLetterStore, type IdempotencyStore } from "./store";
-export type { TransportOptions } from "./transport";
+export {
+  assertConnectionKnown,
+  type ConnectionInfo,
+  type ConnectionNeeds,
+  type TransportOptions,
+} from "./transport";
+export type {
+  DeliveryInfo,
+  DeliveryInput,
+  DeliveryResponse,
+  Envelope,
+  EnvelopeContext,
+  EnvelopeFields,
+  EventHandler,
+  HandlerContext,
+  Receiver,
+  ReceiverHooks,
+  ReceiverLogger,
+  ReceiverOptions,
+  ReplayResult,
+} from "./types";

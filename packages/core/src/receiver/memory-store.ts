@@ -1,4 +1,5 @@
 import { HooklineError } from "../errors";
+import { consoleLogger } from "./log";
 import {
   type ClaimResult,
   claimToken,
@@ -7,13 +8,14 @@ import {
   type IdempotencyStore,
   mergeDeadLetter,
 } from "./store";
+import type { ReceiverLogger } from "./types";
 
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * The most keys kept; past it the least recently used key is forgotten (so a very late duplicate of it
-   * would be processed again).
-   * @default 10_000
+   * The most keys kept; past it the least recently written key is forgotten (so a late duplicate of it would be
+   * processed again), with a warning when that key could still be replayed (see `replayWindowMs`).
+   * @default room for `replayWindowMs` at 200 deliveries a second: 120_000 (about 20 MB) for the default window
    */
   maxEntries?: number;
   /**
@@ -27,14 +29,31 @@ export interface MemoryStoreOptions {
    * @default 259_200_000 (three days, the Standard Webhooks retry schedule)
    */
   retentionMs?: number;
+  /**
+   * How long after a delivery a captured copy of it still passes the timestamp check: the receiver's tolerance,
+   * past plus future. A key younger than this must not be forgotten, or a replay of it runs again: when the
+   * store is full and has to, it warns. A receiver's default store takes it from the receiver's `tolerance`.
+   * @default 600_000 (the default ±300 s tolerance)
+   */
+  replayWindowMs?: number;
+  /**
+   * Where the warning about forgotten keys goes (at most once a minute).
+   * @default consoleLogger
+   */
+  logger?: Pick<ReceiverLogger, "warn">;
 }
 
 interface Entry {
   token: string | undefined;
   expiresAt: number;
+  /** When the key was last written: a done key younger than the replay window can still be replayed. */
+  writtenAt: number;
 }
 
 const SWEEP_INTERVAL_MS = 30_000;
+const WARN_INTERVAL_MS = 60_000;
+/** The delivery rate the default `maxEntries` leaves room for over the whole replay window. */
+const DEFAULT_RATE_PER_SECOND = 200;
 
 function positive(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0) {
@@ -44,28 +63,53 @@ function positive(name: string, value: number): number {
 }
 
 /**
- * The in-process idempotency store: bounded (LRU + TTL), so memory never grows past `maxEntries`. It protects one
- * process only; when several instances receive webhooks, use `@hookline/redis` or `@hookline/postgres`.
+ * The in-process idempotency store: bounded (LRU + TTL), so memory never grows past `maxEntries`; a new key
+ * costs O(1) even when full. It protects one process only; when several instances receive webhooks, use
+ * `@hookline/redis` or `@hookline/postgres`.
  */
 export function memoryStore(
   options: MemoryStoreOptions = {},
 ): IdempotencyStore & { readonly size: number; close(): void } {
-  const maxEntries = positive("maxEntries", options.maxEntries ?? 10_000);
+  const replayWindowMs = positive("replayWindowMs", options.replayWindowMs ?? 600_000);
+  const maxEntries = positive(
+    "maxEntries",
+    options.maxEntries ?? Math.max(10_000, Math.ceil((replayWindowMs / 1000) * DEFAULT_RATE_PER_SECOND)),
+  );
   const defaultLease = positive("leaseMs", options.leaseMs ?? 60_000);
   const defaultRetention = positive("retentionMs", options.retentionMs ?? 3 * 24 * 60 * 60 * 1000);
-  // A Map iterates in insertion order; re-inserting on use keeps the least recently used first.
+  const logger = options.logger ?? consoleLogger;
+  // A Map iterates in insertion order; re-inserting on every write keeps the least recently written first.
   const entries = new Map<string, Entry>();
   let sweeper: ReturnType<typeof setInterval> | undefined;
+  let forgotten = 0; // keys that could still be replayed, forgotten since the last warning
+  let warnedAt = Number.NEGATIVE_INFINITY;
 
   function sweep(now = Date.now()) {
     for (const [key, entry] of entries) if (entry.expiresAt <= now) entries.delete(key);
   }
 
+  /** Forgets the least recently written key: O(1). */
+  function evictOldest(now: number) {
+    const oldest = entries.keys().next().value as string;
+    const entry = entries.get(oldest)!;
+    entries.delete(oldest);
+    if (entry.expiresAt <= now) return;
+    if (entry.token === undefined && now - entry.writtenAt >= replayWindowMs) return;
+    forgotten++;
+    if (now - warnedAt < WARN_INTERVAL_MS) return;
+    warnedAt = now;
+    logger.warn(
+      { maxEntries, replayWindowMs, forgotten },
+      "memoryStore is full and forgot ids that could still be replayed (or are still being processed): raise " +
+        "maxEntries, or use a shared store (@hookline/redis, @hookline/postgres)",
+    );
+    forgotten = 0;
+  }
+
   function put(key: string, entry: Entry) {
     entries.delete(key);
     entries.set(key, entry);
-    if (entries.size > maxEntries) sweep();
-    while (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);
+    while (entries.size > maxEntries) evictOldest(entry.writtenAt);
     if (!sweeper) {
       sweeper = setInterval(sweep, SWEEP_INTERVAL_MS);
       (sweeper as { unref?: () => void }).unref?.();
@@ -85,14 +129,15 @@ export function memoryStore(
         return { status: "processing", retryAfterMs: entry.expiresAt - now };
       }
       const token = claimToken();
-      put(key, { token, expiresAt: now + leaseMs });
+      put(key, { token, expiresAt: now + leaseMs, writtenAt: now });
       return { status: "claimed", token };
     },
 
     async complete(key, token, retentionMs = defaultRetention) {
+      const now = Date.now();
       const entry = entries.get(key);
-      if (!entry || entry.token !== token || entry.expiresAt <= Date.now()) return false;
-      put(key, { token: undefined, expiresAt: Date.now() + retentionMs });
+      if (!entry || entry.token !== token || entry.expiresAt <= now) return false;
+      put(key, { token: undefined, expiresAt: now + retentionMs, writtenAt: now });
       return true;
     },
 

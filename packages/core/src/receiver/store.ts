@@ -65,14 +65,19 @@ export interface DeadLetterStore {
   /**
    * Stores a dead letter; when one with the same id exists it is replaced, keeping its `firstFailedAt` and
    * adding to its `attempts`. Rejects when the letter cannot be stored durably: the receiver then answers 500 so
-   * that the sender delivers again.
+   * that the sender delivers again. A `put` that rejected on a timeout may still land later; the receiver deletes
+   * the event's letter once a redelivery succeeds, so apply a `put` and a later `delete` of one id in the order
+   * they were sent.
    */
   put(letter: DeadLetter): Promise<void>;
   /** The dead letter with this id, if any. */
   get(id: string): Promise<DeadLetter | undefined>;
   /** Dead letters, oldest failure first. @param limit at most this many @default 100 */
   list(options?: { limit?: number }): Promise<DeadLetter[]>;
-  /** Removes a dead letter; `false` when there was none. */
+  /**
+   * Removes a dead letter; `false` when there was none. The receiver calls it after every successful delivery
+   * (to clear a letter a timed-out `put` left), so a miss must be cheap.
+   */
   delete(id: string): Promise<boolean>;
 }
 

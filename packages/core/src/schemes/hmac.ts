@@ -21,7 +21,9 @@ export interface HmacSchemeOptions {
    */
   encoding?: "hex" | "base64";
   /**
-   * A header carrying the delivery id, such as `x-shopify-webhook-id`; `verify` returns it as `id`.
+   * A header carrying the delivery id, such as `x-shopify-webhook-id`; `verify` returns it as `id`. The
+   * signature covers only the body, not this header: a receiver keys idempotency by the body (its `id` field,
+   * else its SHA-256) and keeps this id for its logs.
    * @default undefined (no id)
    */
   idHeader?: string;
@@ -50,6 +52,7 @@ export function hmac(options: HmacSchemeOptions): WebhookScheme {
 
   return {
     name,
+    signsId: false,
 
     async sign({ secrets, payload, id }) {
       const headers: Record<string, string> = {
@@ -71,7 +74,8 @@ export function hmac(options: HmacSchemeOptions): WebhookScheme {
       );
       return whenReady(matched, (ok) => {
         if (!ok) throw noMatch(name, secrets);
-        return idHeader ? { id: read(idHeader) } : {};
+        const id = idHeader ? read(idHeader)?.trim() : undefined;
+        return id ? { id } : {};
       });
     },
   };

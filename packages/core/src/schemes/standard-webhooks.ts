@@ -1,10 +1,10 @@
 import { ed25519Sign, ed25519Verify, hmacSha256 } from "../backend";
-import { base64Decode, safeEqual } from "../encoding";
+import { base64Decode, concatContent, safeEqual } from "../encoding";
 import { verificationError } from "../errors";
 import { some, whenReady } from "../maybe";
 import { type StandardSecret, standardSecret } from "../secrets";
 import { parseTimestamp } from "../tolerance";
-import { noMatch, requireHeader } from "./failure";
+import { addCandidate, noMatch, requireHeader } from "./failure";
 import type { WebhookScheme } from "./types";
 
 const HEADERS = {
@@ -33,6 +33,7 @@ export function standardWebhooks(options: StandardWebhooksOptions = {}): Webhook
   const prefix = options.headerPrefix ?? "webhook";
   return {
     name: "standard-webhooks",
+    signsId: true,
 
     async sign({ secrets, payload, id, timestamp }) {
       const signed = `${id}.${timestamp}.`;
@@ -89,7 +90,10 @@ export function standardWebhooks(options: StandardWebhooksOptions = {}): Webhook
   };
 }
 
-/** Splits `"v1,<base64> v1a,<base64> …"`; unknown versions are skipped, not errors. */
+/**
+ * Splits `"v1,<base64> v1a,<base64> …"`; unknown versions are skipped, not errors; each version keeps at most
+ * `MAX_SIGNATURES` distinct signatures.
+ */
 function parseSignatures(list: string, name: string): { v1: string[]; v1a: string[] } {
   const v1: string[] = [];
   const v1a: string[] = [];
@@ -102,8 +106,8 @@ function parseSignatures(list: string, name: string): { v1: string[]; v1a: strin
       entries++;
       // A list joined from repeated headers carries ", " separators; base64 never ends in a comma.
       const value = list.slice(comma + 1, list.charCodeAt(end - 1) === 44 ? end - 1 : end);
-      if (comma - start === 2 && list.startsWith("v1", start)) v1.push(value);
-      else if (comma - start === 3 && list.startsWith("v1a", start)) v1a.push(value);
+      if (comma - start === 2 && list.startsWith("v1", start)) addCandidate(v1, value, name);
+      else if (comma - start === 3 && list.startsWith("v1a", start)) addCandidate(v1a, value, name);
     }
     start = end + 1;
   }
@@ -119,9 +123,12 @@ async function matchesEd25519(
   payload: string | Uint8Array,
 ): Promise<boolean> {
   const publicKey = secret.kind === "verifying" ? secret.publicKey : await secret.publicKey();
+  let content: Uint8Array | undefined; // built once, not copied per candidate
   for (const candidate of candidates) {
     const signature = base64Decode(candidate);
-    if (signature?.length === 64 && (await ed25519Verify(publicKey, signature, signed, payload))) return true;
+    if (signature?.length !== 64) continue;
+    content ??= concatContent(signed, payload);
+    if (await ed25519Verify(publicKey, signature, "", content)) return true;
   }
   return false;
 }

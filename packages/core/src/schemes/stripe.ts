@@ -4,7 +4,7 @@ import { verificationError } from "../errors";
 import { some, whenReady } from "../maybe";
 import { utf8Key } from "../secrets";
 import { parseTimestamp } from "../tolerance";
-import { noMatch, requireHeader } from "./failure";
+import { addCandidate, noMatch, requireHeader } from "./failure";
 import type { WebhookScheme } from "./types";
 
 const HEADER = "stripe-signature";
@@ -35,7 +35,7 @@ export function stripe(): WebhookScheme {
         const key = item.slice(0, eq).trim();
         const value = item.slice(eq + 1).trim();
         if (key === "t") timestampValue = value;
-        else if (key === "v1") v1.push(value.toLowerCase());
+        else if (key === "v1") addCandidate(v1, value.toLowerCase(), HEADER);
       }
       if (timestampValue === undefined) {
         throw verificationError("malformed_header", `${HEADER} has no t=<timestamp> element`);

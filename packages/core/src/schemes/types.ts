@@ -27,6 +27,7 @@ export interface SchemeVerifyInput {
 
 /** What a scheme learned from a verified message. */
 export interface SchemeVerified {
+  /** The message id from the headers; signed only if the scheme's `signsId` says so. */
   id?: string;
   timestamp?: number;
 }
@@ -38,6 +39,14 @@ export interface SchemeVerified {
 export interface WebhookScheme {
   /** A short name for logs, such as `standard-webhooks` or `stripe`. */
   readonly name: string;
+  /**
+   * Whether the id `verify` returns is covered by the signature (Standard Webhooks signs `id.timestamp.body`).
+   * A receiver keys idempotency by a signed id only: an unsigned one (GitHub's `x-github-delivery`, an `hmac`
+   * `idHeader`) can be changed by whoever resends a captured delivery, so the receiver keys by the signed body
+   * instead and keeps the unsigned id for its logs.
+   * @default false
+   */
+  readonly signsId?: boolean;
   /** Returns the headers to send, names in lower case. */
   sign(input: SchemeSignInput): Promise<Record<string, string>>;
   /**

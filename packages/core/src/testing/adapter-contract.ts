@@ -6,6 +6,7 @@ import {
   type ReceiverOptions,
   type WebhookEvent,
 } from "@hookline/core";
+import { allowedAnswer, answerName, type FuzzCase, fuzzCase, seeded } from "./fuzz";
 import { type SignedDelivery, signedDelivery } from "./kit";
 import type { ContractRunner } from "./store-contract";
 
@@ -31,6 +32,9 @@ const ANSWER_MS = 5_000;
 /** How soon a 413 must come, and the connection close after it. */
 const QUICK_MS = 2_000;
 const TEST_MS = 15_000;
+/** Fuzzed requests per adapter: enough to cover every shape several times, few enough for a second or two. */
+const FUZZ_RUNS = 300;
+const FUZZ_SEED = 0x5eed_2026;
 const quiet = { info() {}, warn() {}, error() {} };
 
 /** Signed as is: a re-serialized body (spacing, `\u00e9`, `1.50`, `1e2`, the repeated key, CRLF) fails it. */
@@ -132,6 +136,30 @@ async function upload(url: string, headers: Record<string, string>, total: numbe
   }
 }
 
+/** Sends a fuzzed case over node:http, which sends what Fetch would refuse: any Host, an absolute-form target. */
+async function sendCase(url: string, testCase: FuzzCase): Promise<Answer> {
+  const { request } = await import("node:http");
+  const target = new URL(url);
+  const path = `${testCase.absolute ? target.origin : ""}${target.pathname}${testCase.query}`;
+  const headers = { ...testCase.headers, host: testCase.host ?? target.host, connection: "close" };
+  return new Promise<Answer>((resolve, reject) => {
+    const outgoing = request(url, { method: testCase.method, path, headers, setHost: false }, (incoming) => {
+      const chunks: Uint8Array[] = [];
+      incoming.on("data", (chunk: Uint8Array) => chunks.push(chunk));
+      incoming.on("error", reject);
+      incoming.on("end", () => {
+        const answerHeaders = new Headers();
+        for (const [name, value] of Object.entries(incoming.headers)) answerHeaders.set(name, String(value));
+        const text = Buffer.concat(chunks).toString("utf8");
+        resolve({ status: incoming.statusCode ?? 0, headers: answerHeaders, body: bodyOf(text) });
+      });
+    });
+    outgoing.setTimeout(ANSWER_MS, () => outgoing.destroy(new Error(`no answer within ${ANSWER_MS} ms`)));
+    outgoing.on("error", reject);
+    outgoing.end(testCase.method === "GET" || testCase.method === "DELETE" ? undefined : testCase.body);
+  });
+}
+
 function check(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`Adapter contract violated: ${message}`);
 }
@@ -154,7 +182,9 @@ interface Seen {
  * anything), a redelivery runs the handler once, bad and stale signatures get 401, an over-long `Content-Length`
  * gets 413 before the body is read, a chunked 8 MiB upload gets 413 at the 64 KiB limit without waiting for the
  * rest (and the connection is closed), other methods get 405, and a failing handler gets 500, or 200 with a
- * dead-letter store. Node only (it uses node:http for the uploads); about a second per framework.
+ * dead-letter store; and 300 seeded malformed requests (bad Host, absolute-form targets, odd content types, bad
+ * or missing signatures, bodies that are not events) each get an answer the README's table promises for it, never
+ * a 5xx. Node only (it uses node:http for the uploads); a few seconds per framework.
  *
  * @param harness starts the framework with the adapter on a route; called once per test.
  * @example
@@ -334,6 +364,28 @@ export function runAdapterContract(name: string, harness: AdapterHarness, { desc
           check(seen.length === 1, `the handler must have run once, ran ${seen.length} times`);
         }),
       TEST_MS,
+    );
+
+    it(
+      `answers ${FUZZ_RUNS} seeded malformed requests only as the answer table promises, never 5xx`,
+      () =>
+        serve({}, async (url) => {
+          const random = seeded(FUZZ_SEED);
+          const sent: { headers: Record<string, string>; body: Uint8Array }[] = [];
+          for (let run = 0; run < FUZZ_RUNS; run++) {
+            const testCase = await fuzzCase(random, SECRET, sent);
+            const answer = await sendCase(url, testCase);
+            const name = answerName(answer.status, answer.body);
+            check(
+              allowedAnswer(testCase, name) && answer.status < 500,
+              `fuzz run ${run} (seed ${FUZZ_SEED}), ${testCase.method} ${testCase.absolute ? "absolute-form " : ""}` +
+                `${testCase.label}, host ${JSON.stringify(testCase.host ?? "(real)")}, content type ` +
+                `${JSON.stringify(testCase.headers["content-type"])}: expected ${testCase.allowed.join(" or ")}, got ` +
+                `${name} ${JSON.stringify(answer.body)}`,
+            );
+          }
+        }),
+      60_000,
     );
 
     it(

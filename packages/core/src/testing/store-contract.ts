@@ -176,5 +176,21 @@ export function runDeadLetterContract(
       check((await store.get(ids[0]!)) === undefined, "a deleted letter is gone");
       for (const id of ids.slice(1)) await store.delete(id);
     });
+
+    it("deletes an id with no letter as a cheap miss, and starts afresh after a delete", async () => {
+      // The receiver deletes after every success, to clear a letter a timed-out put may have left.
+      const store = await makeDeadLetters();
+      const id = uniqueKey("after-delete");
+      check((await store.delete(uniqueKey("never-put"))) === false, "deleting an unknown id must report false");
+      await store.put(letter(id, 1_000, "first"));
+      check((await store.delete(id)) === true, "delete must report a removal");
+      await store.put(letter(id, 2_000, "again"));
+      const got = await store.get(id);
+      check(
+        got?.attempts === 1 && got.firstFailedAt === 2_000,
+        `a put after a delete is a new letter, got ${JSON.stringify(got)}`,
+      );
+      await store.delete(id);
+    });
   });
 }

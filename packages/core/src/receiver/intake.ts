@@ -1,0 +1,180 @@
+/**
+ * The receiving pipeline's shared part, as small named steps: admit (method, transport), limit (per-peer rate
+ * limits), read the payload (size), authenticate (signature, timestamp; a failure spends the peer's failure
+ * budget), read the event (JSON, envelope, schema, idempotency key). Each step returns what the next needs or a
+ * {@link Refusal}. `intake` runs them in order; the inline path (`createReceiver`'s handlers) and a queued path
+ * call it alike, and differ only in what they do with the event.
+ *
+ * @module
+ */
+import { HooklineError } from "../errors";
+import { type HeaderReader, headerReader } from "../headers";
+import type { WebhookScheme } from "../schemes";
+import type { SecretInput } from "../secrets";
+import type { Tolerance } from "../tolerance";
+import { type VerifiedWebhook, verify } from "../webhook";
+import { isRefusal, type Refusal, refusal } from "./answers";
+import { readBody } from "./body";
+import { type EventReading, parseEvent } from "./event";
+import type { WebhookEvent } from "./events";
+import { errorFields } from "./log";
+import type { rateLimitStep } from "./rate-limit";
+import { peerAddress, type TransportFacts, type transportCheck } from "./transport";
+import type { DeliveryInfo, DeliveryInput, ReceiverLogger } from "./types";
+
+/** What the steps need from the receiver's options, resolved once at start-up. */
+export interface IntakeConfig extends EventReading {
+  scheme: WebhookScheme;
+  secret: SecretInput;
+  tolerance: Tolerance | undefined;
+  maxBodyBytes: number;
+  transport: ReturnType<typeof transportCheck>;
+  /** Whether a proxy's `x-forwarded-*` headers are believed. */
+  trustProxy: boolean;
+  rateLimit: ReturnType<typeof rateLimitStep>;
+  logger: ReceiverLogger;
+}
+
+/** A delivery that passed every check: a verified, validated event and what it came with. */
+export interface Intake {
+  event: WebhookEvent;
+  /** The id from an unsigned header (`x-github-delivery`), for logs only; never a key. */
+  deliveryId: string | undefined;
+  /** The raw body as verified, as text. */
+  payload: string;
+  header: HeaderReader;
+}
+
+/** What the admission steps learned about the request: its headers and its peer. */
+export interface Admitted {
+  header: HeaderReader;
+  /** The peer's address (see `peerAddress`), `undefined` when unknown. */
+  peer: string | undefined;
+}
+
+/**
+ * Method and transport, before a byte of the body is read. The rate limits come right after this step (`limit`,
+ * in `intake`), before `readPayload`: a refused caller must not cost a body read.
+ */
+export function admit(config: IntakeConfig, input: DeliveryInput): Admitted | Refusal {
+  if (input.method.toUpperCase() !== "POST") return refusal("method_not_allowed");
+  const header = headerReader(input.headers);
+  const facts: TransportFacts = { url: input.url, secure: input.secure, remoteAddress: input.remoteAddress, header };
+  const refused = config.transport(facts);
+  return refused ? refusal(refused) : { header, peer: peerAddress(facts, config.trustProxy) };
+}
+
+/** The peer's rate limits (deliveries, failed verifications), before a byte of the body is read. */
+export async function limit(config: IntakeConfig, peer: string | undefined): Promise<Refusal | undefined> {
+  const limited = await config.rateLimit.admit(peer);
+  return limited && refusal(limited.code, undefined, { retryAfterMs: limited.retryAfterMs });
+}
+
+/** The raw bytes, refused with 413 from `Content-Length` or as soon as the stream passes `maxBodyBytes`. */
+export async function readPayload(
+  config: IntakeConfig,
+  input: DeliveryInput,
+  header: HeaderReader,
+): Promise<Uint8Array | Refusal> {
+  const tooLarge = refusal("payload_too_large", `The body is over ${config.maxBodyBytes} bytes`);
+  if (Number(header("content-length")) > config.maxBodyBytes) return tooLarge;
+  let bytes: Uint8Array | "too_large";
+  try {
+    bytes = await readBody(input.body, config.maxBodyBytes);
+  } catch (error) {
+    if (error instanceof HooklineError) return refusal(error.code, error.message);
+    config.logger.info({ error: errorFields(error) }, "The request body could not be read");
+    return refusal("invalid_payload", "The request body could not be read");
+  }
+  return bytes === "too_large" ? tooLarge : bytes;
+}
+
+/** The signature and timestamp over the exact bytes. */
+export async function authenticate(
+  config: IntakeConfig,
+  input: DeliveryInput,
+  bytes: Uint8Array,
+  peer: string | undefined,
+): Promise<VerifiedWebhook | Refusal> {
+  try {
+    return await verify({
+      scheme: config.scheme,
+      secret: config.secret,
+      payload: bytes,
+      headers: input.headers,
+      tolerance: config.tolerance,
+    });
+  } catch (error) {
+    if (error instanceof HooklineError) {
+      if (error.status === 401) await config.rateLimit.failed(peer);
+      // The diagnostics name our secrets (how many, whitespace around one): the server's log gets them, the
+      // unauthenticated caller only what failed on its side.
+      if (error.code === "no_matching_signature") {
+        return refusal(error.code, "No signature matches the payload", { detail: error.message });
+      }
+      if (error.code !== "invalid_secret") return refusal(error.code, error.message);
+      config.logger.error({ code: error.code }, error.message);
+      return refusal(error.code, "The receiver is misconfigured");
+    }
+    config.logger.error({ error: errorFields(error) }, "Verification failed unexpectedly");
+    return refusal("no_matching_signature", "The signature could not be verified");
+  }
+}
+
+/**
+ * The event in a verified body, keyed for idempotency by what the signature covers: the scheme's id if it
+ * signs it, else the body's id, else the body's SHA-256. An id the signature does not cover is never a key: a
+ * captured delivery resent with another one would run again.
+ */
+export async function readEvent(
+  config: IntakeConfig,
+  verified: VerifiedWebhook,
+  bytes: Uint8Array,
+  header: HeaderReader,
+): Promise<WebhookEvent | Refusal> {
+  const signedId = config.scheme.signsId === true && verified.id ? verified.id : undefined;
+  const parsed = await parseEvent(config, verified.payload, header, signedId);
+  if (isRefusal(parsed)) return { ...parsed, info: deliveryInfo(config, verified) };
+  return {
+    id: parsed.id ?? `sha256:${await sha256Hex(bytes)}`,
+    type: parsed.type,
+    ...(verified.timestamp === undefined ? {} : { timestamp: verified.timestamp }),
+    data: parsed.data,
+  };
+}
+
+/**
+ * Every step in order. `onVerified` is told as soon as the signature checks out (before the body is parsed).
+ */
+export async function intake(
+  config: IntakeConfig,
+  input: DeliveryInput,
+  onVerified: (info: DeliveryInfo) => void,
+): Promise<Intake | Refusal> {
+  const admitted = admit(config, input);
+  if (isRefusal(admitted)) return admitted;
+  const { header, peer } = admitted;
+  const limited = await limit(config, peer);
+  if (limited) return limited;
+  const bytes = await readPayload(config, input, header);
+  if (isRefusal(bytes)) return bytes;
+  const verified = await authenticate(config, input, bytes, peer);
+  if (isRefusal(verified)) return verified;
+  const info = deliveryInfo(config, verified);
+  onVerified(info);
+  const event = await readEvent(config, verified, bytes, header);
+  if (isRefusal(event)) return event;
+  return { event, deliveryId: info.deliveryId, payload: verified.payload, header };
+}
+
+/** What logs and hooks may know of a verified delivery before its body is read: its id, as signed or not. */
+function deliveryInfo(config: IntakeConfig, verified: VerifiedWebhook): DeliveryInfo {
+  if (verified.id === undefined) return {};
+  return config.scheme.signsId === true ? { id: verified.id } : { deliveryId: verified.id };
+}
+
+/** The SHA-256 of the signed bytes themselves (not of their decoded text), in hex. */
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}

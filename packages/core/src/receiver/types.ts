@@ -1,0 +1,215 @@
+import type { HooklineErrorCode } from "../errors";
+import type { HeaderReader, HeadersInput } from "../headers";
+import type { WebhookScheme } from "../schemes";
+import type { SecretInput } from "../secrets";
+import type { Tolerance } from "../tolerance";
+import type { BodyInput } from "./body";
+import type {
+  AnyWebhookEvent,
+  EventCatalog,
+  EventData,
+  EventSchemas,
+  EventType,
+  UntypedCatalog,
+  WebhookEvent,
+} from "./events";
+import type { RateLimitOptions } from "./rate-limit";
+import type { ReceiverStats } from "./stats";
+import type { DeadLetterStore, IdempotencyStore } from "./store";
+import type { ConnectionInfo, ConnectionNeeds, TransportOptions } from "./transport";
+
+/** What the envelope reads out of a verified JSON body. */
+export interface EnvelopeFields {
+  /**
+   * The message id, when the scheme's headers carry no signed one. Read it from the body (which is signed),
+   * never from an unsigned header: it becomes the idempotency key.
+   */
+  id?: string | undefined;
+  /** The event type: required. */
+  type: string;
+  /** The data the event's schema validates. */
+  data: unknown;
+}
+
+/** What an envelope function can look at besides the body. */
+export interface EnvelopeContext {
+  /** The id from the scheme's headers, if the signature covers it (see `WebhookScheme.signsId`). */
+  id?: string | undefined;
+  /** Reads a request header, such as `x-github-event`. */
+  header: HeaderReader;
+}
+
+/** Reads type, data and (optionally) id out of a parsed body; throw to answer 400 `invalid_envelope`. */
+export type Envelope = (body: unknown, context: EnvelopeContext) => EnvelopeFields;
+
+/** A pino-compatible logger; only these three methods are used. */
+export interface ReceiverLogger {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+/** Facts about one delivery as hooks see them; never the payload or a secret. */
+export interface DeliveryInfo {
+  /** The idempotency key: the signed id, else the body's id, else `sha256:` and the body's SHA-256. */
+  id?: string | undefined;
+  type?: string | undefined;
+  /** The id the sender's headers give when the signature does not cover it (`x-github-delivery`): for logs only. */
+  deliveryId?: string | undefined;
+}
+
+/** Observability hooks. A hook that throws is logged and otherwise ignored. */
+export interface ReceiverHooks {
+  /** A delivery arrived (before any check). */
+  onReceived?(info: { method: string }): void;
+  /** The signature checked out. */
+  onVerified?(info: DeliveryInfo): void;
+  /** The delivery was refused with a 4xx/5xx code before any handler ran. */
+  onRejected?(info: DeliveryInfo & { code: HooklineErrorCode; status: number }): void;
+  /** The message was already processed or is being processed. */
+  onDuplicate?(info: DeliveryInfo & { inFlight: boolean }): void;
+  /** Handlers finished successfully after `ms` milliseconds. */
+  onProcessed?(info: DeliveryInfo & { ms: number }): void;
+  /** A handler threw; `deadLettered` tells whether the event was kept. */
+  onFailed?(info: DeliveryInfo & { error: unknown; deadLettered: boolean }): void;
+}
+
+/** Options of {@link createReceiver}. */
+export interface ReceiverOptions<Catalog extends EventSchemas = UntypedCatalog> extends TransportOptions {
+  /** The secret, or several during rotation: any may match. */
+  secret: SecretInput;
+  /**
+   * The wire format.
+   * @default standardWebhooks()
+   */
+  scheme?: WebhookScheme;
+  /**
+   * The typed event catalog from `defineEvents`. Events of a type in it are validated; `on` only accepts its
+   * types.
+   * @default undefined (any type, `data: unknown`)
+   */
+  events?: EventCatalog<Catalog>;
+  /**
+   * Where processed message ids are recorded. Share one store between instances (Redis, PostgreSQL) to process
+   * each message once across all of them.
+   * @default memoryStore()
+   */
+  store?: IdempotencyStore;
+  /**
+   * Where events whose handler failed are kept, to `replay` later. Without it a failure answers 500 so that the
+   * sender delivers again.
+   * @default undefined (no dead letters)
+   */
+  deadLetters?: DeadLetterStore;
+  /**
+   * Accepted distance of the signed timestamp from now, in seconds, or `{ past, future }`.
+   * @default 300
+   */
+  tolerance?: Tolerance;
+  /**
+   * The largest body accepted; larger ones get 413 without being buffered.
+   * @default 1_048_576 (1 MiB)
+   */
+  maxBodyBytes?: number;
+  /**
+   * How long the sender waits for handlers before getting 202; the work goes on and a late failure is
+   * dead-lettered. Keep it under the sender's own timeout (commonly 10–30 s).
+   * @default 10_000
+   */
+  timeoutMs?: number;
+  /**
+   * Reads type, data and id from the parsed body.
+   * @default defaultEnvelope (`{ type, data }`, id from the body when the headers carry none)
+   */
+  envelope?: Envelope;
+  /**
+   * Where the receiver logs (pino-compatible).
+   * @default consoleLogger (warnings and errors only)
+   */
+  logger?: ReceiverLogger;
+  /**
+   * Observability hooks.
+   * @default {}
+   */
+  hooks?: ReceiverHooks;
+  /**
+   * Per-peer limits on deliveries and on failed verifications, checked before the body is read (429 with
+   * `Retry-After`). Takes rate-limiter-flexible limiters; see {@link RateLimitOptions}.
+   * @default undefined (no limits)
+   */
+  rateLimit?: RateLimitOptions;
+}
+
+/** What handlers get besides the event. */
+export interface HandlerContext {
+  /** When the delivery arrived. */
+  receivedAt: Date;
+  /** The raw body as verified. */
+  payload: string;
+  /** Reads a request header (empty on replay). */
+  header: HeaderReader;
+  /** True when the event runs again from a dead letter. */
+  replay: boolean;
+}
+
+/** A handler of one event type. */
+export type EventHandler<Event> = (event: Event, context: HandlerContext) => unknown;
+
+/** A delivery as an adapter holds it, for {@link Receiver.receive}. */
+export interface DeliveryInput extends ConnectionInfo {
+  /** The HTTP method. */
+  method: string;
+  /** The request headers. */
+  headers: HeadersInput;
+  /** The raw body: bytes, text or a stream (read up to `maxBodyBytes`), or the `HooklineError` why there is none. */
+  body: BodyInput;
+  /**
+   * The request target as the client wrote it (origin-form `/path` or absolute-form), or the request's URL: a
+   * malformed one gets 400 `malformed_request`. Its scheme decides `requireHttps` only when `secure` is absent.
+   */
+  url?: string;
+}
+
+/** The answer to send back. */
+export interface DeliveryResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** JSON text. */
+  body: string;
+}
+
+/** The outcome of {@link Receiver.replay}. */
+export type ReplayResult =
+  | { status: "processed" }
+  | { status: "failed"; error: unknown }
+  | { status: "invalid"; code: HooklineErrorCode; message: string }
+  | { status: "not_found" };
+
+/** A webhook receiver: verify, validate, deduplicate, run handlers, never lose a failure. */
+export interface Receiver<Catalog extends EventSchemas = UntypedCatalog> {
+  /** Registers a handler for one event type of the catalog. Handlers of a type run in registration order. */
+  on<Type extends EventType<Catalog>>(
+    type: Type,
+    handler: EventHandler<WebhookEvent<Type, EventData<Catalog, Type>>>,
+  ): Receiver<Catalog>;
+  /** Registers a handler for every verified event (after the type's own handlers). */
+  onAny(handler: EventHandler<AnyWebhookEvent<Catalog>>): Receiver<Catalog>;
+  /**
+   * The framework-free entry point: a Fetch `Request` in, a `Response` out. Never throws. `connection` is what
+   * the server knows of the connection (TLS, peer address); without `secure`, `requireHttps` reads the scheme of
+   * `request.url`, which only the runtimes that write it themselves (Workers, `Deno.serve`, `Bun.serve`) vouch for.
+   */
+  handle(request: Request, connection?: ConnectionInfo): Promise<Response>;
+  /** The same pipeline for adapters that hold the body and headers already (Node). Never throws. */
+  receive(input: DeliveryInput): Promise<DeliveryResponse>;
+  /** Runs a dead-lettered event through the handlers again; on success the dead letter is deleted. */
+  replay(id: string): Promise<ReplayResult>;
+  /** Resolves when every handler still running after a 202 has finished. */
+  drain(): Promise<void>;
+  /** Counts by outcome and handler times. */
+  stats(): ReceiverStats;
+  /** The largest body accepted, in bytes (for adapters that enforce it themselves). */
+  readonly maxBodyBytes: number;
+  /** Which connection facts the options need, for adapters to refuse at start-up a runtime that lacks them. */
+  readonly connectionNeeds: ConnectionNeeds;
+}
