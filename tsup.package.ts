@@ -6,7 +6,9 @@ export default defineConfig({
   format: ["esm", "cjs"],
   target: "es2022",
   dts: true,
-  sourcemap: true,
+  // No source maps: the JS is not minified, so stack traces already point at readable code, and maps carrying the
+  // sources tripled the install size (issue 13).
+  sourcemap: false,
   // Keep `node:` specifiers: Deno and Bun resolve only those.
   removeNodeProtocol: false,
 });

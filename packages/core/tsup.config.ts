@@ -20,7 +20,9 @@ const shared: Options = {
   format: ["esm", "cjs"],
   target: "es2022",
   platform: "neutral",
-  sourcemap: true,
+  // No source maps: the JS is not minified, so stack traces already point at readable code, and maps carrying the
+  // sources tripled the install size (issue 13).
+  sourcemap: false,
   treeshake: true,
   // Keep `node:` specifiers: Deno and Bun resolve only those.
   removeNodeProtocol: false,
