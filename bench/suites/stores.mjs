@@ -143,7 +143,7 @@ export async function run({ quick, log }) {
   const goals = [];
   try {
     for (const entry of stores) {
-      // Warm up: script loading (Redis EVALSHA), prepared statements, JIT.
+      // Warm up: prepared statements, connections, JIT.
       await throughput(entry.store, quick ? 100 : 500, 4);
       const trips = await roundTrips(entry);
       const sequential = await throughput(entry.store, ms, 1);
