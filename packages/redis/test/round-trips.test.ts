@@ -4,7 +4,7 @@ import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisClient, redisDeadLetters, redisStore } from "../src";
-import { messages, quietLogger, sleep } from "./deliveries";
+import { type Message, messages, quietLogger, sleep } from "./deliveries";
 import { type RedisServer, startRedisServer } from "./redis-server";
 
 const url = serviceUrl("REDIS_URL");
@@ -82,11 +82,9 @@ describe.skipIf(!url)("round trips", () => {
         const secret = generateSecret();
         const store = redisStore({ client: use(), prefix: `${name}:receiver:` });
         const receiver = createReceiver({ secret, store, logger: quietLogger }).on("order.created", () => {});
-        const [message] = await messages(secret, `${name}-round-trips`, 1);
+        const [{ headers, body }] = (await messages(secret, `${name}-round-trips`, 1)) as [Message];
         const deliver = () =>
-          receiver.handle(
-            new Request("http://localhost/webhooks", { method: "POST", headers: message!.headers, body: message!.body }),
-          );
+          receiver.handle(new Request("http://localhost/webhooks", { method: "POST", headers, body }));
 
         expect(await commandsDuring(monitor, admin, async () => expect((await deliver()).status).toBe(200))).toEqual([
           "eval",
