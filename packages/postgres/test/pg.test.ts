@@ -3,6 +3,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresDeadLetters, postgresStore } from "../src/index";
 import { pgDatabase } from "./databases";
+import { runKeyScenarios } from "./keys";
 import { runReceiverScenarios } from "./receiver-scenarios";
 
 const url = serviceUrl("DATABASE_URL");
@@ -28,6 +29,7 @@ describe.skipIf(!url)("PostgreSQL server through a pg Pool", () => {
     { describe, it },
   );
   runReceiverScenarios("pg Pool", () => database, { describe, it });
+  runKeyScenarios("pg Pool", () => database, { describe, it });
 
   it("works on a single pg Client too", async () => {
     const client = await database.pool.connect();
