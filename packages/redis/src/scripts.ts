@@ -54,11 +54,12 @@ function isNodeRedis(client: RedisClient): client is NodeRedisClient {
  */
 export function scriptRunner(client: RedisClient, timeoutMs: number): ScriptRunner {
   positive("timeoutMs", timeoutMs, MAX_TIMER_MS);
+  // Async, so that a client that throws (rather than rejects) still makes the call reject.
   let run: (script: LuaScript, keys: string[], args: string[]) => Promise<unknown>;
   if (isNodeRedis(client)) {
-    run = (script, keys, args) => client.eval(script.source, { keys, arguments: args });
+    run = async (script, keys, args) => client.eval(script.source, { keys, arguments: args });
   } else if (typeof client?.evalsha === "function" && typeof client.eval === "function") {
-    run = (script, keys, args) => client.eval(script.source, keys.length, ...keys, ...args);
+    run = async (script, keys, args) => client.eval(script.source, keys.length, ...keys, ...args);
   } else {
     throw new HooklineError("invalid_option", "client must be an ioredis or a node-redis client");
   }
