@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import { createReceiver, type DeadLetter, generateSecret } from "@hookline/core";
+import fc from "fast-check";
 import { expect } from "vitest";
 import { database as connect } from "../src/client";
 import { postgresDeadLetters, postgresStore } from "../src/index";
@@ -77,6 +78,30 @@ export function runKeyScenarios(name: string, database: () => TestDatabase, { de
       for (const id of ids) expect(await store.claim(id)).toEqual({ status: "done" });
       const keys = await Promise.all(ids.map(storedKey));
       expect(new Set(keys).size).toBe(ids.length);
+    });
+
+    it("claims any string once, as its own key (arbitrary UTF-16, lone surrogates and U+0000 included)", async () => {
+      const store = postgresStore({ client: database().client, table: database().table });
+      const anyId = fc.oneof(
+        fc.string({ unit: "binary", maxLength: 40 }),
+        fc.string({ unit: "binary", minLength: 600, maxLength: 2_500 }),
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.uniqueArray(anyId, { minLength: 1, maxLength: 12 }), async (generated) => {
+          const label = `any-${crypto.randomUUID()}:`; // each run's ids are new to the table
+          const ids = generated.map((id) => label + id);
+          for (const id of ids) expect((await store.claim(id)).status).toBe("claimed");
+          for (const id of ids) expect((await store.claim(id)).status).toBe("processing");
+          const keys = await Promise.all(ids.map(storedKey));
+          expect(new Set(keys).size).toBe(ids.length);
+          for (const [n, key] of keys.entries()) {
+            const plain = key === ids[n];
+            expect(plain || /^hookline-sha256:[0-9a-f]{64}$/.test(key)).toBe(true);
+            if (plain) expect(key).not.toMatch(/[\0\p{Cs}]/u); // no U+0000, no lone surrogate
+          }
+        }),
+        { numRuns: 25 },
+      );
     });
 
     it("keeps ids up to 2 000 bytes readable, as written; longer ones as a fixed-size hash", async () => {
