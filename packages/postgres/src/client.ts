@@ -64,9 +64,10 @@ function driver(client: PostgresClient): (text: string, params: SqlParameter[]) 
     // throughput against a bare INSERT + UPDATE. Still one round trip: pg sends the Parse with the first Bind.
     let named = true;
     return async (text, params) => {
-      if (named && params.length > 0) {
+      const name = named && params.length > 0 ? statementName(text) : undefined;
+      if (name) {
         try {
-          return (await pg.query({ name: statementName(text), text, values: params, rowMode: "array" })).rows;
+          return (await pg.query({ name, text, values: params, rowMode: "array" })).rows;
         } catch (error) {
           const code = (error as { code?: unknown }).code;
           // A pooler in transaction mode (PgBouncer before 1.21, or without max_prepared_statements) hands each
@@ -86,11 +87,18 @@ function driver(client: PostgresClient): (text: string, params: SqlParameter[]) 
 }
 
 const statementNames = new Map<string, string>();
+// Every name stays prepared on each connection that used it: a caller that builds statement texts on the fly
+// must not fill the sessions (and this map) without end. Past this many texts, new ones go unnamed.
+const MAX_STATEMENT_NAMES = 100;
 
-/** A prepared statement's name, the same for the same text (so in every store and process), distinct for others. */
-function statementName(text: string): string {
+/**
+ * A prepared statement's name, the same for the same text (so in every store and process), distinct for others;
+ * undefined once {@link MAX_STATEMENT_NAMES} texts have one.
+ */
+function statementName(text: string): string | undefined {
   let name = statementNames.get(text);
   if (name === undefined) {
+    if (statementNames.size >= MAX_STATEMENT_NAMES) return undefined;
     // FNV-1a, twice over (forwards and backwards): 64 bits, so no two of the few texts a process runs share one.
     let forwards = 0x811c9dc5;
     let backwards = 0x811c9dc5;
