@@ -219,8 +219,8 @@ export const peerVersions = () =>
   Object.fromEntries(["ioredis", "pg", "@electric-sql/pglite"].map((name) => [name, installedVersion(name)]));
 
 export async function run({ quick, log }) {
-  const rounds = quick ? 3 : 12;
-  const roundMs = quick ? 150 : 400;
+  const rounds = quick ? 3 : 24;
+  const roundMs = quick ? 150 : 200;
   log(
     `\nstores: claim+complete pairs, one at a time and ${CONCURRENCY} at once, ${rounds} interleaved rounds × ${roundMs} ms per case`,
   );
