@@ -4,6 +4,7 @@
 
 -- Idempotency: one row per message id, claimed (token set) or done (token NULL) until expires_at.
 CREATE TABLE IF NOT EXISTS "hookline_idempotency" (
+  -- The message id; an id over 2 000 bytes, or with characters text cannot hold, as "hookline-sha256:<hex>".
   key text PRIMARY KEY,
   -- The live claim's token; NULL once the message is done.
   token text,
@@ -16,6 +17,7 @@ CREATE INDEX IF NOT EXISTS "hookline_idempotency_expires_at" ON "hookline_idempo
 
 -- Dead letters: events whose handler failed, kept until replayed or deleted.
 CREATE TABLE IF NOT EXISTS "hookline_dead_letters" (
+  -- The message id, hashed as in the idempotency table's key when it must be (then full_id holds it whole).
   id text PRIMARY KEY,
   type text NOT NULL,
   -- The timestamp the sender signed, when the scheme carries one.
@@ -27,7 +29,11 @@ CREATE TABLE IF NOT EXISTS "hookline_dead_letters" (
   error_stack text,
   attempts integer NOT NULL,
   first_failed_at timestamptz NOT NULL,
-  last_failed_at timestamptz NOT NULL
+  last_failed_at timestamptz NOT NULL,
+  -- The whole message id as a JSON string when id holds its hash; NULL when id is the message id.
+  full_id text
 );
+
+ALTER TABLE "hookline_dead_letters" ADD COLUMN IF NOT EXISTS full_id text;
 
 CREATE INDEX IF NOT EXISTS "hookline_dead_letters_first_failed_at" ON "hookline_dead_letters" (first_failed_at, id);

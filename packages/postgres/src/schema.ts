@@ -42,6 +42,7 @@ export function tableName(option: string, name: string): TableName {
 export function idempotencySchema(table: TableName): string[] {
   return [
     `CREATE TABLE IF NOT EXISTS ${table.sql} (
+  -- The message id; an id over 2 000 bytes, or with characters text cannot hold, as "hookline-sha256:<hex>".
   key text PRIMARY KEY,
   -- The live claim's token; NULL once the message is done.
   token text,
@@ -57,6 +58,7 @@ export function idempotencySchema(table: TableName): string[] {
 export function deadLetterSchema(table: TableName): string[] {
   return [
     `CREATE TABLE IF NOT EXISTS ${table.sql} (
+  -- The message id, hashed as in the idempotency table's key when it must be (then full_id holds it whole).
   id text PRIMARY KEY,
   type text NOT NULL,
   -- The timestamp the sender signed, when the scheme carries one.
@@ -68,8 +70,12 @@ export function deadLetterSchema(table: TableName): string[] {
   error_stack text,
   attempts integer NOT NULL,
   first_failed_at timestamptz NOT NULL,
-  last_failed_at timestamptz NOT NULL
+  last_failed_at timestamptz NOT NULL,
+  -- The whole message id as a JSON string when id holds its hash; NULL when id is the message id.
+  full_id text
 )`,
+    // Tables created before full_id existed gain it here (a nullable column: no rewrite, existing rows unchanged).
+    `ALTER TABLE ${table.sql} ADD COLUMN IF NOT EXISTS full_id text`,
     `CREATE INDEX IF NOT EXISTS ${table.index("first_failed_at")} ON ${table.sql} (first_failed_at, id)`,
   ];
 }
