@@ -1,4 +1,6 @@
 export { backendName as cryptoBackend } from "./backend";
+export { type ClaimLoop, type ClaimLoopOptions, claimLoop } from "./engine/claim-loop";
+export { type MemoryDeliveries, type MemoryDeliveriesOptions, memoryDeliveries } from "./engine/memory";
 export type {
   Attempt,
   AttemptOutcome,
