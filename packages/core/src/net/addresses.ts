@@ -36,32 +36,37 @@ export function parseAddress(text: string): ipaddr.IPv4 | ipaddr.IPv6 | undefine
   return ipaddr.isValid(text) ? ipaddr.process(text) : undefined;
 }
 
+const NAT64 = ipaddr.IPv6.parse("64:ff9b::");
+const GLOBAL_UNICAST = ipaddr.IPv6.parse("2000::");
+
 /**
- * The IPv4 address inside an IPv6 one that only carries it: NAT64 (64:ff9b::/96, RFC 6052) and 6to4 (2002::/16).
- * Checking the carried address closes the path to 127.0.0.1 through `[64:ff9b::7f00:1]`. (IPv4-mapped
- * `::ffff:a.b.c.d` is already unwrapped by `parseAddress`.)
+ * The IPv4 address inside an IPv6 one that only carries it: NAT64's well-known prefix (64:ff9b::/96, RFC 6052;
+ * DNS64 puts every IPv4-only host there, so it cannot be refused whole) and 6to4 (2002::/16). Checking the carried
+ * address closes the path to 127.0.0.1 through `[64:ff9b::7f00:1]`. (IPv4-mapped `::ffff:a.b.c.d` is already
+ * unwrapped by `parseAddress`.)
  */
 function carriedIPv4(address: ipaddr.IPv6): ipaddr.IPv4 | undefined {
-  const parts = address.parts;
-  if (address.match(ipaddr.IPv6.parse("64:ff9b::"), 96)) {
-    return new ipaddr.IPv4([parts[6]! >> 8, parts[6]! & 255, parts[7]! >> 8, parts[7]! & 255]);
-  }
-  if (address.range() === "6to4") {
-    return new ipaddr.IPv4([parts[1]! >> 8, parts[1]! & 255, parts[2]! >> 8, parts[2]! & 255]);
-  }
-  return undefined;
+  const at = address.match(NAT64, 96) ? 6 : address.range() === "6to4" ? 1 : undefined;
+  if (at === undefined) return undefined;
+  const [high, low] = [address.parts[at]!, address.parts[at + 1]!];
+  return new ipaddr.IPv4([high >> 8, high & 255, low >> 8, low & 255]);
 }
 
 /**
- * Why the SSRF guard refuses `address`, or `undefined` when it may be reached: the address (or the IPv4 address
- * it carries) is public unicast, or `allow` covers it.
+ * Why the SSRF guard refuses `address`, or `undefined` when it may be reached: `allow` covers it, or it (or the
+ * IPv4 address it carries) is public unicast. For IPv6 that means inside 2000::/3, the only block IANA allocates
+ * for global unicast, and none of its special ranges: outside it lie the other spellings of an IPv4 address
+ * (`::7f00:1`, ISATAP, SIIT), which ipaddr.js calls unicast, as Hook0's `dns.rs` found.
  */
 export function addressRefusal(address: ipaddr.IPv4 | ipaddr.IPv6, allow: readonly Range[]): string | undefined {
   if (inRanges(address, allow)) return undefined;
-  const carried = address.kind() === "ipv6" ? carriedIPv4(address as ipaddr.IPv6) : undefined;
-  if (carried) {
-    const refusal = addressRefusal(carried, allow);
-    return refusal && `${address.toString()} carries ${refusal}`;
+  if (address.kind() === "ipv6") {
+    const carried = carriedIPv4(address as ipaddr.IPv6);
+    if (carried) {
+      const refusal = addressRefusal(carried, allow);
+      return refusal && `${address.toString()} carries ${refusal}`;
+    }
+    if (!address.match(GLOBAL_UNICAST, 3)) return `${address.toString()} is outside 2000::/3, not public unicast`;
   }
   const range = address.range();
   return range === "unicast" ? undefined : `${address.toString()} is ${range}, not public unicast`;
