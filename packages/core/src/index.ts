@@ -47,6 +47,16 @@ export {
 } from "./retry";
 export * from "./schemes";
 export type { SecretInput } from "./secrets";
+export {
+  type AttemptResult,
+  createDeliveryAgent,
+  type DeliverOptions,
+  type DeliveryAgent,
+  type DeliveryAgentOptions,
+  type DeliveryLookup,
+  deliver,
+  deliveryGuard,
+} from "./sender/deliver";
 export { DEFAULT_TOLERANCE_SECONDS, type Tolerance } from "./tolerance";
 export {
   type GenerateSecretOptions,
