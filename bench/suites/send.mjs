@@ -3,16 +3,18 @@
 // floor), and with the SSRF guard on and off. Every case posts the same 1 KiB event with its own message id, so the
 // receiver verifies, parses, claims and handles every one; the suite checks that it did, exactly once each.
 //
-// The measured Hookline case is `createDeliveryAgent().deliver()`: one signed attempt (sign, POST, read the answer,
-// classify), the call the sender's dispatcher makes for every attempt.
+// The Hookline cases: `createDeliveryAgent().deliver()`, one signed attempt (sign, POST, read the answer, classify),
+// the call the sender's dispatcher makes for every attempt; and, where `createSender` exists, `sender.send()` with the
+// dispatcher on the embedded memory engine (store, claim under a lease, deliver, record the attempt).
 import { fork } from "node:child_process";
 import { once } from "node:events";
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
-import { createDeliveryAgent, deliveryGuard, sign } from "@hookline/core";
+import * as core from "@hookline/core";
 import { Agent as UndiciAgent, fetch as undiciFetch } from "undici";
 import { formatRatio, installedVersion, pairedRatio, percentile, table } from "../lib/harness.mjs";
 import { jsonBody } from "../lib/payload.mjs";
 
+const { createDeliveryAgent, deliveryGuard, sign } = core;
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const SIZE = 1024;
 const CONCURRENCIES = [1, 50];
@@ -80,6 +82,43 @@ function makeCases(url, payload) {
     return result.outcome.kind === "success";
   };
 
+  // `sender.send()` + the dispatcher: a fresh sender per run (its memory engine keeps every message), concurrency and
+  // per-endpoint concurrency both `concurrency`, one endpoint (this receiver). A run sends `count` messages one after
+  // another while the dispatcher delivers them, then waits for the last delivery (`drain`); the rate counts both.
+  let sender;
+  const event = JSON.parse(payload);
+  const senderCase = core.createSender && {
+    key: "sender",
+    name: "hookline sender.send + dispatcher",
+    runFor: async (concurrency, ms, rate) => {
+      const count = Math.max(200, Math.round((rate ?? 1000) * (ms / 1000)));
+      let delivered = 0;
+      let failed = 0;
+      sender = core.createSender({
+        allow: ["127.0.0.1/32"],
+        concurrency,
+        perEndpointConcurrency: concurrency,
+        logger: { info() {}, warn() {}, error() {} },
+        hooks: { onDelivered: () => delivered++, onFailed: () => failed++, onExhausted: () => failed++ },
+      });
+      await sender.endpoints.create({ url: url.replace("localhost", "127.0.0.1"), secret: SECRET });
+      sender.start();
+      const started = performance.now();
+      for (let i = 0; i < count; i++) await sender.send(event.type, event.data);
+      await sender.drain();
+      const elapsed = performance.now() - started;
+      await sender.stop();
+      sender = undefined;
+      return {
+        perSecond: (delivered / elapsed) * 1000,
+        count: delivered,
+        failed: failed + (count - delivered),
+        p50Ms: Number.NaN,
+        p99Ms: Number.NaN,
+      };
+    },
+  };
+
   return {
     cases: [
       {
@@ -101,6 +140,7 @@ function makeCases(url, payload) {
         },
       },
       { key: "hookline", name: "hookline deliver (guard on)", send: viaAgent(guarded) },
+      ...(senderCase ? [senderCase] : []),
       { key: "unguarded", name: "hookline deliver (guard off)", send: viaAgent(unguarded) },
       {
         key: "nodeHttp",
@@ -127,6 +167,7 @@ function makeCases(url, payload) {
       },
     ],
     close: async () => {
+      await sender?.stop();
       await undici.close();
       await guarded.close();
       await unguarded.close();
@@ -164,6 +205,10 @@ async function runFor(send, concurrency, ms) {
   };
 }
 
+/** A case's own run (`runFor`), or `concurrency` loops of its `send`. */
+const measure = (c, concurrency, ms, rate) =>
+  c.runFor ? c.runFor(concurrency, ms, rate) : runFor(c.send, concurrency, ms);
+
 export const peerVersions = () => ({ undici: installedVersion("undici") });
 
 export async function run({ quick, log }) {
@@ -185,13 +230,15 @@ export async function run({ quick, log }) {
   try {
     // Each case's expected rate sizes the pre-signed pools: twice what one run should need.
     const poolSize = {};
+    const rates = {};
     for (const c of cases) {
       for (const concurrency of CONCURRENCIES) {
         await c.prepare?.(20_000);
-        const warm = await runFor(c.send, concurrency, warmupMs);
+        const warm = await measure(c, concurrency, warmupMs);
         sent += warm.count;
         if (warm.failed > 0) throw new Error(`${c.name}: ${warm.failed} deliveries not answered 2xx in the warm-up`);
         poolSize[`${c.key}/${concurrency}`] = Math.max(2_000, Math.ceil(warm.perSecond * (roundMs / 1000) * 2));
+        rates[`${c.key}/${concurrency}`] = warm.perSecond;
       }
       results[c.key] = { name: c.name, info: c.info ?? false, runs: {} };
     }
@@ -201,8 +248,10 @@ export async function run({ quick, log }) {
         for (let i = 0; i < cases.length; i++) {
           const c = cases[(i + round) % cases.length];
           await c.prepare?.(poolSize[`${c.key}/${concurrency}`]);
-          await sleep(20);
-          const measured = await runFor(c.send, concurrency, roundMs);
+          // The previous case's garbage is collected before this one starts, not charged to it.
+          globalThis.gc?.();
+          await sleep(50);
+          const measured = await measure(c, concurrency, roundMs, rates[`${c.key}/${concurrency}`]);
           sent += measured.count;
           if (measured.failed > 0) throw new Error(`${c.name}: ${measured.failed} deliveries not answered 2xx`);
           (results[c.key].runs[concurrency] ??= []).push(measured);
@@ -246,7 +295,7 @@ export async function run({ quick, log }) {
         s.info ? `${s.name} (info)` : s.name,
         ...CONCURRENCIES.flatMap((c) => [
           s[c].perSecond.toLocaleString("en"),
-          `${s[c].p50Ms.toFixed(2)} ms`,
+          Number.isFinite(s[c].p50Ms) ? `${s[c].p50Ms.toFixed(2)} ms` : "–",
           formatRatio(ratio(key, "floor", c)),
         ]),
       ]),
@@ -269,10 +318,19 @@ export async function run({ quick, log }) {
   ].map((goal) => ({ ...goal, pass: goal.value >= goal.min }));
   for (const goal of goals) log(`  ${goal.pass ? "PASS" : "MISS"}  ${goal.text}: ${formatRatio(goal.value)}`);
   log(`  info  hookline deliver at concurrency 1: ${formatRatio(ratio("hookline", "floor", 1))} the floor`);
+  if (summary.sender) {
+    for (const c of CONCURRENCIES) {
+      log(
+        `  info  sender.send + dispatcher at concurrency ${c}: ${formatRatio(ratio("sender", "floor", c))} the floor`,
+      );
+    }
+  } else log("  info  no sender.send case: createSender is not in this build of @hookline/core");
 
   for (const s of Object.values(summary)) for (const c of CONCURRENCIES) delete s[c].roundMedians;
   return {
-    measured: "createDeliveryAgent().deliver() (one signed attempt per delivery)",
+    measured: summary.sender
+      ? "createDeliveryAgent().deliver() (one signed attempt per delivery), and sender.send() + the dispatcher"
+      : "createDeliveryAgent().deliver() (one signed attempt per delivery); createSender not in this build",
     url: "http://localhost:<port>/webhooks",
     size: SIZE,
     concurrencies: CONCURRENCIES,
