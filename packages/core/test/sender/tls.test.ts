@@ -14,10 +14,13 @@ const payload = '{"type":"ping","timestamp":"2026-12-01T00:00:00.000Z","data":{}
 
 const names: string[] = [];
 let connections = 0;
-const server = createServer({ key: fixture("test-only-tls.key"), cert: fixture("test-only-tls.crt") }, (request, response) => {
-  request.resume();
-  request.on("end", () => response.end("ok"));
-});
+const server = createServer(
+  { key: fixture("test-only-tls.key"), cert: fixture("test-only-tls.crt") },
+  (request, response) => {
+    request.resume();
+    request.on("end", () => response.end("ok"));
+  },
+);
 server.on("connection", () => connections++);
 server.on("secureConnection", (socket: TLSSocket) => names.push(String(socket.servername)));
 let port = 0;
@@ -32,7 +35,8 @@ beforeAll(async () => {
 });
 
 const lookup: DeliveryLookup = async (hostname) => {
-  if (hostname !== "hooks.test") throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" });
+  if (hostname !== "hooks.test")
+    throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" });
   return [{ address: "127.0.0.1", family: 4 }];
 };
 const guarded = createDeliveryAgent({ lookup });
