@@ -254,7 +254,8 @@ export async function run({ quick, log }) {
           const measured = await measure(c, concurrency, roundMs, rates[`${c.key}/${concurrency}`]);
           sent += measured.count;
           if (measured.failed > 0) throw new Error(`${c.name}: ${measured.failed} deliveries not answered 2xx`);
-          (results[c.key].runs[concurrency] ??= []).push(measured);
+          results[c.key].runs[concurrency] ??= [];
+          results[c.key].runs[concurrency].push(measured);
         }
       }
     }
