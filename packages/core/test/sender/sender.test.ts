@@ -442,6 +442,8 @@ describe("recovery", () => {
     await outbox.drain();
     expect(server.requests.length).toBe(3);
     await expectCode(outbox.retry("dlv_missing"), "not_found");
+    await outbox.endpoints.delete(deliveries[0]!.endpointId);
+    await expectCode(outbox.retry(id), "not_found");
   });
 
   it("replay requeues an endpoint's deliveries in a time range and state, and counts them", async () => {
@@ -536,6 +538,19 @@ describe("endpoints", () => {
 });
 
 describe("stop", () => {
+  it("can be started again after a stop", async () => {
+    const server = await scripted(200);
+    const outbox = sender({});
+    await outbox.endpoints.create({ url: server.origin });
+    outbox.start();
+    await outbox.stop();
+    const { deliveries } = await outbox.send("ping", {});
+    outbox.start();
+    outbox.start(); // a second start does nothing
+    await outbox.drain();
+    expect((await outbox.deliveries.get(deliveries[0]!.id))?.status).toBe("delivered");
+  });
+
   it("lets the attempt in flight finish, then holds no timer or socket", async () => {
     const count = () => {
       const counts: Record<string, number> = {};
