@@ -39,6 +39,8 @@ export type DeliveryStatus = "pending" | "delivered" | "failed" | "exhausted";
 export interface EndpointSecret {
   /** `whsec_…` (Standard Webhooks, Stripe), `whsk_…` (v1a), or the raw secret text (GitHub, HMAC). */
   secret: string;
+  /** With a `whsk_` secret: the `whpk_…` public key that receivers verify with. */
+  publicKey?: string;
   /** When it stops signing (ms since the epoch): set on the old secret by a rotation's grace. */
   expiresAt?: number;
 }

@@ -31,7 +31,7 @@ import {
   type DeliveryAgentOptions,
   type DeliveryLookup,
 } from "./deliver";
-import { type SenderEndpoints, senderEndpoints, signingSecrets } from "./endpoints";
+import { type SecretKind, type SenderEndpoints, senderEndpoints, signingSecrets } from "./endpoints";
 import { type RetryAfterPolicy, type SettlePolicy, settle } from "./settle";
 
 /** A pino-compatible logger; only `info`, `warn` and `error` are used. */
@@ -90,6 +90,13 @@ export interface SenderOptions<Catalog extends EventSchemas = UntypedCatalog> {
    * @default standardWebhooks()
    */
   scheme?: WebhookScheme;
+  /**
+   * The secrets generated for endpoints: `whsec` (Standard Webhooks v1, HMAC; fits every scheme) or `whsk`
+   * (Standard Webhooks v1a, Ed25519: each endpoint secret also carries the `whpk_` public key its receiver verifies
+   * with).
+   * @default "whsec"
+   */
+  secretKind?: SecretKind;
   /**
    * When each attempt happens: a `RetrySchedule`, or the delays in milliseconds before each attempt (the first
    * one's included, usually 0).
@@ -374,7 +381,11 @@ export function createSender<const Catalog extends EventSchemas = UntypedCatalog
     ...(options.fetch && { fetch: options.fetch }),
     ...(options.lookup && { lookup: options.lookup }),
   };
-  const endpoints = senderEndpoints(store, allow, now);
+  const secretKind = options.secretKind ?? "whsec";
+  if (secretKind !== "whsec" && secretKind !== "whsk") {
+    throw new HooklineError("invalid_option", `secretKind must be "whsec" or "whsk", got ${String(secretKind)}`);
+  }
+  const endpoints = senderEndpoints(store, allow, now, secretKind);
   const recorder = statsRecorder();
 
   let agent: DeliveryAgent | undefined;

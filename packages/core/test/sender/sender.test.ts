@@ -500,6 +500,24 @@ describe("endpoints", () => {
     expect(await outbox.endpoints.get(endpoint.id)).toBeUndefined();
   });
 
+  it("generates Ed25519 (v1a) keys with secretKind whsk: receivers verify with the whpk_ public key", async () => {
+    const server = await scripted(200);
+    const outbox = sender({ secretKind: "whsk" });
+    const endpoint = await outbox.endpoints.create({ url: server.origin });
+    const [key] = endpoint.secrets;
+    expect(key).toEqual({ secret: expect.stringMatching(/^whsk_/), publicKey: expect.stringMatching(/^whpk_/) });
+    outbox.start();
+    await outbox.send("ping", {});
+    await outbox.drain();
+    const [request] = server.requests;
+    expect(request?.headers["webhook-signature"]).toMatch(/^v1a,/);
+    await verify({ secret: key!.publicKey!, payload: request!.body, headers: request!.headers as never });
+    const rotated = await outbox.endpoints.rotateSecret(endpoint.id);
+    expect(rotated.secrets[0]?.publicKey).toMatch(/^whpk_/);
+    expect(rotated.secrets[1]).toMatchObject({ secret: key!.secret, publicKey: key!.publicKey });
+    expect(() => createSender({ secretKind: "rsa" as never })).toThrow(/secretKind/);
+  });
+
   it("lists by tenant", async () => {
     const outbox = createSender({ logger: quiet });
     await outbox.endpoints.create({ url: "https://a.example/", tenant: "acme" });
