@@ -192,6 +192,23 @@ describe("outcomes", () => {
     expect(outbox.stats()).toMatchObject({ attempts: 3, inFlight: 0, counts: { retrying: 2, delivered: 1 } });
   });
 
+  it("keeps the answer in the attempt log cut at maxResponseBytes, and times out at timeoutMs", async () => {
+    const long = await scripted((_, response) => response.writeHead(503).end("0123456789"));
+    const hang = await scripted(() => {});
+    const outbox = sender({ maxResponseBytes: 4, timeoutMs: 200, schedule: [0] });
+    const a = await outbox.endpoints.create({ url: long.origin });
+    await outbox.endpoints.create({ url: hang.origin });
+    outbox.start();
+    const { deliveries } = await outbox.send("ping", {});
+    await outbox.drain();
+    for (const { id, endpointId } of deliveries) {
+      const [attempt] = await outbox.attempts.list(id);
+      if (endpointId === a.id) expect(attempt).toMatchObject({ status: 503, responseBody: "0123" });
+      else expect(attempt).toMatchObject({ outcome: "retry", error: expect.stringMatching(/^timeout after 200 ms/) });
+      expect((await outbox.deliveries.get(id))?.status).toBe("exhausted");
+    }
+  });
+
   it("ends a delivery failed on a 4xx or webhook-delivery: abort-message, without retrying", async () => {
     const bad = await scripted(400);
     const abort = await scripted((_, response) =>
