@@ -297,10 +297,14 @@ export async function run({ quick, log }) {
         roundRates: list.map((r) => Math.round(r.perSecond)),
         // pairedRatio divides round medians of times: the inverse of rates.
         roundMedians: list.map((r) => 1 / r.perSecond),
+        roundCpu: list.map((r) => r.cpuMicros),
       };
     }
   }
   const ratio = (a, b, concurrency) => pairedRatio(summary[b][concurrency], summary[a][concurrency]);
+  // The same pairing over CPU per delivery: `a`'s CPU per delivery ÷ `b`'s (below 1: `a` costs less).
+  const cpuRatio = (a, b, concurrency) =>
+    pairedRatio({ roundMedians: summary[a][concurrency].roundCpu }, { roundMedians: summary[b][concurrency].roundCpu });
 
   log(
     table([
@@ -333,6 +337,15 @@ export async function run({ quick, log }) {
   ].map((goal) => ({ ...goal, pass: goal.value >= goal.min }));
   for (const goal of goals) log(`  ${goal.pass ? "PASS" : "MISS"}  ${goal.text}: ${formatRatio(goal.value)}`);
   log(`  info  hookline deliver at concurrency 1: ${formatRatio(ratio("hookline", "floor", 1))} the floor`);
+  const cpu = {};
+  for (const c of CONCURRENCIES) {
+    cpu[`guard-${c}`] = cpuRatio("hookline", "unguarded", c);
+    cpu[`floor-${c}`] = cpuRatio("hookline", "floor", c);
+    log(
+      `  info  CPU per delivery at concurrency ${c}: guard on ÷ off ${formatRatio(cpu[`guard-${c}`])}, ` +
+        `hookline deliver ÷ floor ${formatRatio(cpu[`floor-${c}`])}`,
+    );
+  }
   if (summary.sender) {
     for (const c of CONCURRENCIES) {
       log(
@@ -341,7 +354,12 @@ export async function run({ quick, log }) {
     }
   } else log("  info  no sender.send case: createSender is not in this build of @hookline/core");
 
-  for (const s of Object.values(summary)) for (const c of CONCURRENCIES) delete s[c].roundMedians;
+  for (const s of Object.values(summary)) {
+    for (const c of CONCURRENCIES) {
+      delete s[c].roundMedians;
+      s[c].roundCpu = s[c].roundCpu.map(Math.round);
+    }
+  }
   return {
     measured: summary.sender
       ? "createDeliveryAgent().deliver() (one signed attempt per delivery), and sender.send() + the dispatcher"
@@ -355,5 +373,6 @@ export async function run({ quick, log }) {
     deliveries: sent,
     cases: summary,
     goals,
+    cpuRatios: cpu,
   };
 }
