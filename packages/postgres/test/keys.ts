@@ -102,7 +102,7 @@ export function runKeyScenarios(name: string, database: () => TestDatabase, { de
         }),
         { numRuns: 25 },
       );
-    });
+    }, 60_000); // up to 600 sequential statements: seconds on a loaded machine
 
     it("keeps ids up to 2 000 bytes readable, as written; longer ones as a fixed-size hash", async () => {
       const store = postgresStore({ client: database().client, table: database().table });
