@@ -27,7 +27,7 @@ export interface LuaScript {
   sha?: Promise<string>;
 }
 
-/** Runs a script with its keys (all in one Cluster slot) and arguments; rejects after `timeoutMs`. */
+/** Runs a script with its keys (all in one Cluster slot) and arguments; rejects after `timeoutMs`, if given. */
 export type ScriptRunner = (script: LuaScript, keys: string[], args: string[]) => Promise<unknown>;
 
 const MAX_TIMER_MS = 2_147_483_647;
@@ -58,8 +58,8 @@ function isNodeRedis(client: RedisClient): client is NodeRedisClient {
  * One EVALSHA per call; on NOSCRIPT (a restarted or new server, a failover, a `SCRIPT FLUSH`) the same call
  * falls back to EVAL, which also loads the script for the next calls.
  */
-export function scriptRunner(client: RedisClient, timeoutMs: number): ScriptRunner {
-  positive("timeoutMs", timeoutMs, MAX_TIMER_MS);
+export function scriptRunner(client: RedisClient, timeoutMs?: number): ScriptRunner {
+  if (timeoutMs !== undefined) positive("timeoutMs", timeoutMs, MAX_TIMER_MS);
   let evalSha: (sha: string, keys: string[], args: string[]) => Promise<unknown>;
   let evalSource: (source: string, keys: string[], args: string[]) => Promise<unknown>;
   if (isNodeRedis(client)) {
@@ -82,6 +82,7 @@ export function scriptRunner(client: RedisClient, timeoutMs: number): ScriptRunn
     }
   }
 
+  if (timeoutMs === undefined) return run;
   return (script, keys, args) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
