@@ -295,16 +295,17 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
         if (filter.deliveryIds.length === 0) return 0;
         args.push("ids", ...filter.deliveryIds);
       } else {
-        const until = filter.until === undefined ? "+" : `(${member(filter.until + 1, "")}`;
+        // [since, until): the bounds are members with an empty id, so every delivery created at `since` is in.
+        const until = filter.until === undefined ? "+" : `(${member(filter.until, "")}`;
         args.push("range", filter.endpointId, member(filter.since, ""), until, filter.status ?? "", filter.limit);
       }
       const [count, jobs] = await run<[number, Flat]>(REQUEUE, args);
       await addJobs(jobs);
       return Number(count);
     },
-    async nextDue() {
-      const [now, dueIn] = await run<[number, number?]>(DUE_IN, []);
-      return dueIn === undefined ? undefined : Number(now) + Number(dueIn);
+    async dueIn() {
+      const [dueIn] = await run<[number?]>(DUE_IN, []);
+      return dueIn === undefined ? undefined : Number(dueIn);
     },
   };
 
@@ -392,7 +393,11 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
         maxStalledCount: Number.MAX_SAFE_INTEGER,
       },
     );
-    worker.on("error", onError);
+    worker.on("error", (error) => {
+      // A worker whose lease ended finds its job recovered by another (or finished): BullMQ then cannot complete
+      // it. That is the fencing at work, not an error.
+      if (!/^Missing (key|lock) for job/.test((error as Error).message)) onError(error);
+    });
 
     let sweeping: Promise<void> | undefined;
     const sweep = () => {

@@ -356,10 +356,13 @@ local items = {}
 for i, m in ipairs(found[1]) do items[i] = redis.call("HGETALL", dkey(string.sub(m, 17))) end
 return {items, found[2]}`);
 
-/** Returns {ms until the earliest pending delivery to an enabled endpoint is due} or {} when none is, and now. */
+/**
+ * Returns {ms until the earliest pending delivery to an enabled endpoint is due}, or {} when none is pending.
+ * A leased delivery's score is its lease's end, a waiting one's the time it became due.
+ */
 export const DUE_IN = script(`local first = redis.call("ZRANGE", P .. "due", 0, 0, "WITHSCORES")
-if #first == 0 then return {t} end
-return {t, tonumber(first[2]) - t}`);
+if #first == 0 then return {} end
+return {tonumber(first[2]) - t}`);
 
 /**
  * The repair round every worker runs now and then. ARGV: grace ms, per-endpoint concurrency, batch size.
