@@ -366,8 +366,8 @@ return {tonumber(first[2]) - t}`);
 
 /**
  * The repair round every worker runs now and then. ARGV: grace ms, per-endpoint concurrency, batch size.
- * - queues again the deliveries overdue by more than the grace (a process that died between writing a delivery
- *   and adding its job; a job BullMQ lost): adding a job that exists is a no-op;
+ * - queues again the deliveries overdue by more than the grace whose job is missing (a process that died between
+ *   writing a delivery and adding its job);
  * - fills endpoint slots freed by expired leases;
  * - removes the ended deliveries (with their attempts) and messages whose retention is over.
  * Returns {jobs}.
@@ -375,7 +375,9 @@ return {tonumber(first[2]) - t}`);
 export const SWEEP = script(`local grace, perKey, batch = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 for _, id in ipairs(redis.call("ZRANGE", P .. "due", "-inf", t - grace, "BYSCORE", "LIMIT", 0, batch)) do
   local f = redis.call("HMGET", dkey(id), "_v", "_place")
-  if f[2] == "queued" or f[2] == "leased" then queue_job(id, f[1], 0) end
+  -- BullMQ keeps a job in the hash <prefix>:jobs:<job id> from its add to its removal.
+  local missing = redis.call("EXISTS", P .. "jobs:" .. id .. "-" .. f[1]) == 0
+  if missing and (f[2] == "queued" or f[2] == "leased") then queue_job(id, f[1], 0) end
 end
 for _, endpointId in ipairs(redis.call("SMEMBERS", P .. "waiting")) do fill_slots(endpointId, perKey) end
 for _, entry in ipairs(redis.call("ZRANGE", P .. "expiring", "-inf", t, "BYSCORE", "LIMIT", 0, batch)) do
