@@ -37,12 +37,19 @@ async function bundle(name: string): Promise<string> {
 }
 
 /** Starts `node file` and resolves with its first stdout line, parsed. */
-async function spawnProcess(file: string, env: Record<string, string>): Promise<{ child: ChildProcess; ready: any }> {
-  const child = spawn(process.execPath, [file], { cwd: packageDir, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+async function spawnProcess(
+  file: string,
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; ready: { port?: number } }> {
+  const child = spawn(process.execPath, [file], {
+    cwd: packageDir,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   children.add(child);
   child.once("exit", () => children.delete(child));
   let buffered = "";
-  const ready = await new Promise((resolve, reject) => {
+  const ready = await new Promise<{ port?: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${file} did not start`)), 20_000);
     child.once("exit", (code) => reject(new Error(`${file} exited with ${code}`)));
     child.stdout!.on("data", (chunk: Buffer) => {
@@ -101,9 +108,7 @@ describe.skipIf(!url)("BullMQ engine under chaos: separate processes, a worker S
   it(`delivers ${MESSAGES} messages to 2 endpoints, each handled exactly once, nothing stuck or unlogged`, async () => {
     const store = bullmqDeliveries({ connection, prefix: enginePrefix });
     const sender = createSender({ store, allow: ["127.0.0.1/32"], logger: { info() {}, warn() {}, error() {} } });
-    const endpoints = await Promise.all(
-      ["a", "b"].map((path) => sender.endpoints.create({ url: `${receiverUrl}/${path}`, secret })),
-    );
+    for (const path of ["a", "b"]) await sender.endpoints.create({ url: `${receiverUrl}/${path}`, secret });
     const env = { ENGINE_URL: engineRedis.url, PREFIX: enginePrefix };
     const workers = await Promise.all([0, 1, 2].map(() => spawnProcess(senderFile, env)));
 
@@ -113,7 +118,9 @@ describe.skipIf(!url)("BullMQ engine under chaos: separate processes, a worker S
     const sending = (async () => {
       for (let n = 0; n < MESSAGES; n += 50) {
         await Promise.all(
-          Array.from({ length: 50 }, (_, k) => sender.send("order.created", { n: n + k }, { id: `msg_chaos_${n + k}` })),
+          Array.from({ length: 50 }, (_, k) =>
+            sender.send("order.created", { n: n + k }, { id: `msg_chaos_${n + k}` }),
+          ),
         );
       }
     })();

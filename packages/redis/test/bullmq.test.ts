@@ -136,16 +136,19 @@ describe.skipIf(!url)("bullmqDeliveries on real Redis", () => {
     expect(await store.messages.get(delivery!.messageId)).toBeUndefined();
     expect(await store.attempts.list(delivery!.id)).toEqual([]);
     expect((await store.deliveries.list()).items).toEqual([]);
-    // What stays: the endpoint, and BullMQ's bookkeeping of its queue.
+    // What stays: the endpoint, the insertion counter, and BullMQ's bookkeeping of its queue.
     const keys = await connection.keys(`${prefix}:*`);
     expect(keys.filter((key) => !key.startsWith(`${prefix}:jobs:`)).sort()).toEqual(
-      [`${prefix}:endpoint:${target.id}`, `${prefix}:endpoints`].sort(),
+      [`${prefix}:endpoint:${target.id}`, `${prefix}:endpoints`, `${prefix}:sequence`].sort(),
     );
   });
 
   it("gives back on stop() every connection its workers opened", async () => {
     const { store, connection } = engine();
-    const clients = async () => (await admin.client("LIST")).trim().split("\n").length;
+    const clients = async () =>
+      String(await admin.client("LIST"))
+        .trim()
+        .split("\n").length;
     const target = endpoint();
     await store.endpoints.create(target);
     await send(store, [target.id]); // the queue is open: the engine's own, closed by close()

@@ -98,9 +98,8 @@ function encode(record: object): string[] {
   return pairs;
 }
 
-/** An index member: the creation time, zero-padded so that members sort by it, then the id. */
-const member = (createdAt: number, id: string) =>
-  `${String(Math.max(0, Math.floor(createdAt))).padStart(15, "0")}:${id}`;
+/** The start of the index members of things created at `createdAt` (see `member` in lua.ts). */
+const since = (createdAt: number) => `${String(Math.max(0, Math.floor(createdAt))).padStart(15, "0")}:`;
 
 function pageLimit(limit: number | undefined): number {
   if (limit === undefined) return 100;
@@ -174,11 +173,7 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
 
   const endpoints: DeliveryStore["endpoints"] = {
     async create(endpoint) {
-      const created = await run<number>(CREATE_ENDPOINT, [
-        endpoint.id,
-        member(endpoint.createdAt, endpoint.id),
-        ...encode(endpoint),
-      ]);
+      const created = await run<number>(CREATE_ENDPOINT, [endpoint.id, endpoint.createdAt, ...encode(endpoint)]);
       if (Number(created) !== 1) throw new HooklineError("invalid_option", `endpoint ${endpoint.id} exists`);
     },
     async get(id) {
@@ -225,21 +220,10 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
           "Redis cannot join an SQL transaction: use the PostgreSQL engine (postgresDeliveries) for a transactional outbox",
         );
       }
-      const args: (string | number)[] = [
-        message.id,
-        JSON.stringify(message),
-        member(message.createdAt, message.id),
-        retentionMs,
-      ];
+      const args: (string | number)[] = [message.id, JSON.stringify(message), retentionMs];
       for (const delivery of deliveries) {
         const fields = encode(delivery);
-        args.push(
-          delivery.id,
-          delivery.endpointId,
-          member(delivery.createdAt, delivery.id),
-          fields.length / 2,
-          ...fields,
-        );
+        args.push(delivery.id, delivery.endpointId, delivery.createdAt, fields.length / 2, ...fields);
       }
       const reply = await run<[1, Flat] | [0, string, Flat[]]>(ENQUEUE, args);
       if (Number(reply[0]) === 1) {
@@ -295,9 +279,9 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
         if (filter.deliveryIds.length === 0) return 0;
         args.push("ids", ...filter.deliveryIds);
       } else {
-        // [since, until): the bounds are members with an empty id, so every delivery created at `since` is in.
-        const until = filter.until === undefined ? "+" : `(${member(filter.until, "")}`;
-        args.push("range", filter.endpointId, member(filter.since, ""), until, filter.status ?? "", filter.limit);
+        // [since, until): every member of a delivery created at `since` sorts after since(since).
+        const until = filter.until === undefined ? "+" : `(${since(filter.until)}`;
+        args.push("range", filter.endpointId, since(filter.since), until, filter.status ?? "", filter.limit);
       }
       const [count, jobs] = await run<[number, Flat]>(REQUEUE, args);
       await addJobs(jobs);
@@ -320,7 +304,16 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
     const concurrency = positive("concurrency", workOptions.concurrency);
     const perKey = positive("perKeyConcurrency", workOptions.perKeyConcurrency);
     const leaseMs = positive("leaseMs", workOptions.leaseMs, 2_147_483_647);
-    const onError = (error: unknown) => workOptions.onError?.(error);
+    // Errors already given to onError (a settlement that failed to record), so that they go there once.
+    const reported = new WeakSet<object>();
+    const report = (error: unknown) => {
+      if (typeof error === "object" && error !== null) reported.add(error);
+      try {
+        workOptions.onError?.(error);
+      } catch {
+        // A failing error handler must not stop the worker.
+      }
+    };
 
     async function attempt(job: Job<JobData>, token?: string): Promise<void> {
       const { d, v } = job.data;
@@ -337,12 +330,13 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
 
       const [, leaseEnd, deliveryFlat, messageText, endpointFlat] = reply as [string, number, Flat, string, Flat];
       const delivery = decode<Delivery>(deliveryFlat);
-      const settlement = await processor({
+      const deliveryJob: DeliveryJob = {
         delivery,
         message: JSON.parse(messageText) as Message,
         endpoint: decode<Endpoint>(endpointFlat),
         lease: { token: leaseToken, expiresAt: Number(leaseEnd) },
-      });
+      };
+      const settlement = await processor(deliveryJob);
       const logged: Attempt = {
         id: `att_${claimToken()}`,
         deliveryId: d,
@@ -353,21 +347,32 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
       const { next, endpoint } = settlement;
       const failingSince =
         endpoint?.failingSince === undefined ? "" : endpoint.failingSince === null ? "null" : endpoint.failingSince;
-      const [, jobs] = await run<[string, Flat]>(SETTLE, [
-        d,
-        leaseToken,
-        JSON.stringify(logged),
-        settlement.attempt.status ?? "",
-        settlement.attempt.error === undefined ? "" : JSON.stringify(settlement.attempt.error),
-        settlement.attempt.startedAt,
-        next.status,
-        next.status === "pending" ? Math.max(0, Math.ceil(next.delayMs)) : 0,
-        failingSince,
-        endpoint?.disable ? JSON.stringify(endpoint.disable.reason) : "",
-        perKey,
-        retentionMs,
-      ]);
-      await addJobs(jobs);
+      try {
+        const [, jobs] = await run<[string, Flat]>(SETTLE, [
+          d,
+          leaseToken,
+          JSON.stringify(logged),
+          settlement.attempt.status ?? "",
+          settlement.attempt.error === undefined ? "" : JSON.stringify(settlement.attempt.error),
+          settlement.attempt.startedAt,
+          next.status,
+          next.status === "pending" ? Math.max(0, Math.ceil(next.delayMs)) : 0,
+          failingSince,
+          endpoint?.disable ? JSON.stringify(endpoint.disable.reason) : "",
+          perKey,
+          retentionMs,
+        ]);
+        await addJobs(jobs);
+      } catch (error) {
+        report(error);
+        throw error;
+      } finally {
+        try {
+          workOptions.onSettled?.(deliveryJob, settlement);
+        } catch (error) {
+          report(error);
+        }
+      }
     }
 
     const worker = new QueueWorker<JobData>(
@@ -378,7 +383,7 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
         } catch (error) {
           // A processor that threw, or Redis out of reach: BullMQ retries the job in a second; until the lease
           // ends that try finds the delivery busy and waits for the lease's end.
-          if (!(error instanceof DelayedError)) onError(error);
+          if (!(error instanceof DelayedError) && !reported.has(error as object)) report(error);
           throw error;
         }
       },
@@ -396,14 +401,14 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
     worker.on("error", (error) => {
       // A worker whose lease ended finds its job recovered by another (or finished): BullMQ then cannot complete
       // it. That is the fencing at work, not an error.
-      if (!/^Missing (key|lock) for job/.test((error as Error).message)) onError(error);
+      if (!/^Missing (key|lock) for job/.test((error as Error).message)) report(error);
     });
 
     let sweeping: Promise<void> | undefined;
     const sweep = () => {
       sweeping ??= run<Flat>(SWEEP, [leaseMs, perKey, 500])
         .then(addJobs)
-        .catch(onError)
+        .catch(report)
         .finally(() => {
           sweeping = undefined;
         });

@@ -23,7 +23,12 @@ end
 local jobs = {}
 local function dkey(id) return P .. "delivery:" .. id end
 local function ekey(id) return P .. "endpoint:" .. id end
-local function member(created, id) return string.format("%015d", created) .. ":" .. id end
+-- An index member: the creation time and an insertion number, zero-padded so that members sort by them (ties in
+-- insertion order), then the id, from character 30 on. A hash keeps its member in \`_m\`.
+local function member(created, id)
+  return string.format("%015d:%012d:", created, redis.call("INCR", P .. "sequence")) .. id
+end
+local function id_of(m) return string.sub(m, 30) end
 local function unquote(text) return string.sub(text, 2, -2) end
 local function queue_job(id, version, delay)
   jobs[#jobs + 1] = id
@@ -33,11 +38,12 @@ end
 local function bump(d)
   return redis.call("HINCRBY", d, "_v", 1)
 end
-local function set_status(id, d, created, new)
+local function set_status(d, new)
   local old = unquote(redis.call("HGET", d, "status"))
   if old == new then return end
-  redis.call("ZREM", P .. "status:" .. old, member(created, id))
-  redis.call("ZADD", P .. "status:" .. new, 0, member(created, id))
+  local m = redis.call("HGET", d, "_m")
+  redis.call("ZREM", P .. "status:" .. old, m)
+  redis.call("ZADD", P .. "status:" .. new, 0, m)
   redis.call("HSET", d, "status", '"' .. new .. '"')
 end
 -- Up to \`limit\` members of a lexically ordered index from \`from\` that \`matches\` accepts, and the cursor
@@ -133,11 +139,12 @@ end
 
 const script = (body: string): LuaScript => ({ source: COMMON + body });
 
-/** ARGV: id, created (padded member), then field/JSON pairs. Returns 0 when the id exists. */
+/** ARGV: id, created, then field/JSON pairs. Returns 0 when the id exists. */
 export const CREATE_ENDPOINT = script(`local e = ekey(ARGV[1])
 if redis.call("EXISTS", e) == 1 then return 0 end
-redis.call("HSET", e, unpack(ARGV, 3))
-redis.call("ZADD", P .. "endpoints", 0, ARGV[2])
+local m = member(tonumber(ARGV[2]), ARGV[1])
+redis.call("HSET", e, "_m", m, unpack(ARGV, 3))
+redis.call("ZADD", P .. "endpoints", 0, m)
 return 1`);
 
 /**
@@ -165,11 +172,11 @@ if redis.call("EXISTS", e) == 0 then return 0 end
 local retention = tonumber(ARGV[2])
 for _, id in ipairs(redis.call("SMEMBERS", e .. ":pending")) do
   local d = dkey(id)
-  set_status(id, d, tonumber(redis.call("HGET", d, "createdAt")), "failed")
+  set_status(d, "failed")
   redis.call("HSET", d, "lastError", '"endpoint deleted"', "updatedAt", tostring(t))
   finish(id, d, e, retention)
 end
-redis.call("ZREM", P .. "endpoints", member(tonumber(redis.call("HGET", e, "createdAt")), ARGV[1]))
+redis.call("ZREM", P .. "endpoints", redis.call("HGET", e, "_m"))
 redis.call("DEL", e, e .. ":pending", e .. ":parked", e .. ":leased", e .. ":waiting")
 redis.call("SREM", P .. "waiting", ARGV[1])
 return 1`);
@@ -178,16 +185,16 @@ return 1`);
 export const LIST_ENDPOINTS = script(`local tenant, limit = ARGV[1], tonumber(ARGV[2])
 local function matches(m)
   if tenant == "" then return true end
-  local own = redis.call("HGET", ekey(string.sub(m, 17)), "tenant")
+  local own = redis.call("HGET", ekey(id_of(m)), "tenant")
   return own ~= false and unquote(own) == tenant
 end
 local found = page(P .. "endpoints", ARGV[3] == "" and "-" or "(" .. ARGV[3], "+", false, limit, matches)
 local items = {}
-for i, m in ipairs(found[1]) do items[i] = redis.call("HGETALL", ekey(string.sub(m, 17))) end
+for i, m in ipairs(found[1]) do items[i] = redis.call("HGETALL", ekey(id_of(m))) end
 return {items, found[2]}`);
 
 /**
- * ARGV: message id, message JSON, message member, retention ms, then per delivery: id, endpoint id, member,
+ * ARGV: message id, message JSON, retention ms, then per delivery: id, endpoint id, created,
  * field count, field/JSON pairs. Returns {1, jobs} when created, else {0, message JSON, deliveries}.
  */
 export const ENQUEUE = script(`local m = P .. "message:" .. ARGV[1]
@@ -196,18 +203,19 @@ local stored = redis.call("GET", m)
 if stored then
   local deliveries = {}
   for _, entry in ipairs(redis.call("ZRANGE", index, "-", "+", "BYLEX")) do
-    deliveries[#deliveries + 1] = redis.call("HGETALL", dkey(string.sub(entry, 17)))
+    deliveries[#deliveries + 1] = redis.call("HGETALL", dkey(id_of(entry)))
   end
   return {0, stored, deliveries}
 end
 redis.call("SET", m, ARGV[2])
-local retention = tonumber(ARGV[4])
-local i = 5
+local retention = tonumber(ARGV[3])
+local i = 4
 while i <= #ARGV do
-  local id, endpointId, entry, count = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  local id, endpointId, count = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 3])
   local d, e = dkey(id), ekey(endpointId)
+  local entry = member(tonumber(ARGV[i + 2]), id)
   redis.call("HSET", d, unpack(ARGV, i + 4, i + 3 + count * 2))
-  redis.call("HSET", d, "_v", 0)
+  redis.call("HSET", d, "_v", 0, "_m", entry)
   redis.call("ZADD", index, 0, entry)
   redis.call("ZADD", P .. "deliveries", 0, entry)
   redis.call("ZADD", e .. ":deliveries", 0, entry)
@@ -216,7 +224,7 @@ while i <= #ARGV do
   schedule(id, d, e, tonumber(redis.call("HGET", d, "nextAttemptAt")) or t)
   i = i + 4 + count * 2
 end
-if i == 5 then redis.call("ZADD", P .. "expiring", t + retention, "m:" .. ARGV[1]) end
+if i == 4 then redis.call("ZADD", P .. "expiring", t + retention, "m:" .. ARGV[1]) end
 return {1, jobs}`);
 
 /**
@@ -273,8 +281,8 @@ export const SETTLE = script(`local id = ARGV[1]
 local d = dkey(id)
 if redis.call("EXISTS", d) == 0 then return {"lost", jobs} end
 redis.call("RPUSH", P .. "attempts:" .. id, ARGV[3])
-local f = redis.call("HMGET", d, "_lease", "_leaseEnd", "endpointId", "createdAt", "status")
-if f[5] ~= '"pending"' or f[1] ~= ARGV[2] or tonumber(f[2]) <= t then return {"lost", jobs} end
+local f = redis.call("HMGET", d, "_lease", "_leaseEnd", "endpointId", "status")
+if f[4] ~= '"pending"' or f[1] ~= ARGV[2] or tonumber(f[2]) <= t then return {"lost", jobs} end
 local endpointId = unquote(f[3])
 local e = ekey(endpointId)
 redis.call("HINCRBY", d, "attempts", 1)
@@ -295,7 +303,7 @@ if ARGV[7] == "pending" then
   redis.call("HSET", d, "nextAttemptAt", tostring(dueAt))
   schedule(id, d, e, dueAt)
 else
-  set_status(id, d, tonumber(f[4]), ARGV[7])
+  set_status(d, ARGV[7])
   finish(id, d, e, retention)
 end
 if redis.call("EXISTS", e) == 1 then fill_slots(endpointId, tonumber(ARGV[11])) end
@@ -309,12 +317,12 @@ export const REQUEUE = script(`local retention = tonumber(ARGV[1])
 local count = 0
 local function requeue(id)
   local d = dkey(id)
-  local f = redis.call("HMGET", d, "status", "_place", "_leaseEnd", "endpointId", "createdAt")
+  local f = redis.call("HMGET", d, "status", "_place", "_leaseEnd", "endpointId")
   if not f[1] then return end
   if f[2] == "leased" and tonumber(f[3]) > t then return end
   local e = ekey(unquote(f[4]))
   if redis.call("EXISTS", e) == 0 then return end
-  set_status(id, d, tonumber(f[5]), "pending")
+  set_status(d, "pending")
   redis.call("HSET", d, "attempts", "0", "nextAttemptAt", tostring(t), "updatedAt", tostring(t))
   redis.call("ZREM", P .. "expiring", "d:" .. id)
   redis.call("SADD", e .. ":pending", id)
@@ -331,7 +339,7 @@ else
     local batch = redis.call("ZRANGE", index, from, ARGV[5], "BYLEX", "LIMIT", 0, 500)
     if #batch == 0 then break end
     for _, m in ipairs(batch) do
-      local id = string.sub(m, 17)
+      local id = id_of(m)
       if status == "" or redis.call("HGET", dkey(id), "status") == '"' .. status .. '"' then requeue(id) end
       if count == limit then break end
       from = "(" .. m
@@ -347,13 +355,13 @@ return {count, jobs}`);
  */
 export const LIST_DELIVERIES = script(`local messageId, endpointId, status = ARGV[2], ARGV[3], ARGV[4]
 local function matches(m)
-  local f = redis.call("HMGET", dkey(string.sub(m, 17)), "messageId", "endpointId", "status")
+  local f = redis.call("HMGET", dkey(id_of(m)), "messageId", "endpointId", "status")
   return f[1] ~= false and (messageId == "" or unquote(f[1]) == messageId)
     and (endpointId == "" or unquote(f[2]) == endpointId) and (status == "" or unquote(f[3]) == status)
 end
 local found = page(P .. ARGV[1], ARGV[6] == "" and "+" or "(" .. ARGV[6], "-", true, tonumber(ARGV[5]), matches)
 local items = {}
-for i, m in ipairs(found[1]) do items[i] = redis.call("HGETALL", dkey(string.sub(m, 17))) end
+for i, m in ipairs(found[1]) do items[i] = redis.call("HGETALL", dkey(id_of(m))) end
 return {items, found[2]}`);
 
 /**
@@ -386,9 +394,9 @@ for _, entry in ipairs(redis.call("ZRANGE", P .. "expiring", "-inf", t, "BYSCORE
   local messageId
   if kind == "d" then
     local d = dkey(id)
-    local f = redis.call("HMGET", d, "createdAt", "messageId", "endpointId", "status")
+    local f = redis.call("HMGET", d, "_m", "messageId", "endpointId", "status")
     if f[1] then
-      local m = member(tonumber(f[1]), id)
+      local m = f[1]
       messageId = unquote(f[2])
       redis.call("ZREM", P .. "deliveries", m)
       redis.call("ZREM", P .. "status:" .. unquote(f[4]), m)
