@@ -4,7 +4,8 @@ import { mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
+import { sleep } from "./deliveries";
 
 /** A free TCP port on 127.0.0.1 (nothing listens on it once this resolves). */
 export async function freePort(): Promise<number> {
@@ -99,5 +100,11 @@ export async function startRedisServer({ cluster = false } = {}): Promise<RedisS
   // Even if the test worker dies before its clean-up runs, no redis-server outlives it.
   process.once("exit", () => child?.kill("SIGKILL"));
   await server.start();
+  if (cluster) {
+    const admin = new Redis(server.url);
+    await admin.cluster("ADDSLOTSRANGE", 0, 16383);
+    while (!(await admin.cluster("INFO")).includes("cluster_state:ok")) await sleep(20);
+    admin.disconnect();
+  }
   return server;
 }

@@ -149,6 +149,12 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
   const run = async <Reply>(script: typeof CLAIM, args: (string | number)[]) =>
     (await runScript(script, keys, args.map(String))) as Reply;
 
+  /** An endpoint or a delivery, read in one HGETALL. */
+  async function readHash<T>(key: string): Promise<T | undefined> {
+    const fields = (await connection.hgetall(key)) as Record<string, string>;
+    return Object.keys(fields).length === 0 ? undefined : decode<T>(Object.entries(fields).flat());
+  }
+
   let queue: Queue<JobData> | undefined;
   const jobsQueue = () => {
     queue ??= new Queue<JobData>(QUEUE, { connection, prefix });
@@ -176,11 +182,7 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
       const created = await run<number>(CREATE_ENDPOINT, [endpoint.id, endpoint.createdAt, ...encode(endpoint)]);
       if (Number(created) !== 1) throw new HooklineError("invalid_option", `endpoint ${endpoint.id} exists`);
     },
-    async get(id) {
-      const flat = (await connection.hgetall(`${prefix}:endpoint:${id}`)) as Record<string, string>;
-      if (Object.keys(flat).length === 0) return undefined;
-      return decode<Endpoint>(Object.entries(flat).flat());
-    },
+    get: (id) => readHash<Endpoint>(`${prefix}:endpoint:${id}`),
     async list(listOptions = {}) {
       const limit = pageLimit(listOptions.limit);
       const [items, cursor] = await run<[Flat[], string]>(LIST_ENDPOINTS, [
@@ -244,11 +246,7 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
   };
 
   const deliveries: DeliveryStore["deliveries"] = {
-    async get(id) {
-      const flat = (await connection.hgetall(`${prefix}:delivery:${id}`)) as Record<string, string>;
-      if (Object.keys(flat).length === 0) return undefined;
-      return decode<Delivery>(Object.entries(flat).flat());
-    },
+    get: (id) => readHash<Delivery>(`${prefix}:delivery:${id}`),
     async list(filter = {}) {
       const limit = pageLimit(filter.limit);
       // The narrowest index first; the script checks the other conditions on each delivery.
