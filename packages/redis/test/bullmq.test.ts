@@ -105,6 +105,16 @@ describe.skipIf(!url)("bullmqDeliveries on real Redis", () => {
     expect(await store.messages.get(message.id)).toBeUndefined();
   });
 
+  it("ends failed a delivery enqueued for an endpoint that is gone", async () => {
+    const { store } = engine();
+    const [orphan] = await send(store, ["ep_gone"]);
+    const worker = store.work(async () => delivered(), work);
+    await until(async () => (await store.deliveries.get(orphan!.id))?.status === "failed");
+    await worker.stop();
+    expect(await store.deliveries.get(orphan!.id)).toMatchObject({ lastError: "endpoint deleted", attempts: 0 });
+    expect(await store.deliveries.dueIn()).toBeUndefined();
+  });
+
   it("re-adds the job of a delivery whose job was lost (a process that died between enqueue and queue.add)", async () => {
     const { store, prefix, connection } = engine({ sweepIntervalMs: 100 });
     const target = endpoint();

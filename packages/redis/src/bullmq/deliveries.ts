@@ -316,7 +316,7 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
     async function attempt(job: Job<JobData>, token?: string): Promise<void> {
       const { d, v } = job.data;
       const leaseToken = claimToken();
-      const reply = await run<[string, ...unknown[]]>(CLAIM, [d, v, leaseToken, leaseMs, perKey]);
+      const reply = await run<[string, ...unknown[]]>(CLAIM, [d, v, leaseToken, leaseMs, perKey, retentionMs]);
       const [kind] = reply;
       if (kind === "busy") {
         // A job recovered while its lease still runs (its lock ended first): try again when the lease ends.

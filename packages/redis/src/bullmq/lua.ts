@@ -228,7 +228,7 @@ if i == 4 then redis.call("ZADD", P .. "expiring", t + retention, "m:" .. ARGV[1
 return {1, jobs}`);
 
 /**
- * ARGV: delivery id, job version, lease token, lease ms, per-endpoint concurrency.
+ * ARGV: delivery id, job version, lease token, lease ms, per-endpoint concurrency, retention ms.
  * Returns one of:
  * - {"claimed", lease end, delivery, message JSON, endpoint, now}
  * - {"busy", ms until the lease ends}: another worker holds it (a job recovered while its lease runs)
@@ -246,6 +246,13 @@ if f[2] ~= ARGV[2] then
 end
 if f[3] == "parked" then return {"parked"} end
 if f[3] == "leased" and tonumber(f[4]) > t then return {"busy", tonumber(f[4]) - t} end
+if redis.call("EXISTS", e) == 0 then
+  -- Enqueued for an endpoint deleted meanwhile: it ends as the endpoint's other deliveries did.
+  set_status(d, "failed")
+  redis.call("HSET", d, "lastError", '"endpoint deleted"', "updatedAt", tostring(t))
+  finish(id, d, e, tonumber(ARGV[6]))
+  return {"stale", jobs}
+end
 if redis.call("HGET", e, "disabled") == "true" then
   unplace(id, e)
   bump(d)
