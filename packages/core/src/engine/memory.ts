@@ -89,6 +89,8 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
   const records: DeliveryRecord[] = [];
   const byId = new Map<string, DeliveryRecord>();
   const pending = new Set<DeliveryRecord>();
+  // Deliveries with a lease, live or run out: what per-endpoint limits count.
+  const leasedRecords = new Set<DeliveryRecord>();
   const attempts = new Map<string, Attempt[]>();
   const loops = new Set<{ wake(): void }>();
 
@@ -120,34 +122,37 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
 
   function leasesByEndpoint(at: number): Map<string, number> {
     const held = new Map<string, number>();
-    for (const record of pending) {
+    for (const record of leasedRecords) {
       if (leased(record, at)) held.set(record.delivery.endpointId, (held.get(record.delivery.endpointId) ?? 0) + 1);
     }
     return held;
   }
 
+  function setLease(record: DeliveryRecord, lease: Lease | undefined) {
+    record.lease = lease;
+    if (lease) leasedRecords.add(record);
+    else leasedRecords.delete(record);
+  }
+
+  // Oldest first (insertion order), which for deliveries due now is also the order they became due; retries
+  // waiting for their time are skipped over.
   function claim(limit: number, perKey: number, leaseMs: number): DeliveryJob[] {
     const at = now();
     const held = leasesByEndpoint(at);
-    const due = [...pending]
-      .filter(
-        (record) =>
-          !leased(record, at) && (record.delivery.nextAttemptAt ?? at) <= at && enabled(record.delivery.endpointId),
-      )
-      .sort((a, b) => (a.delivery.nextAttemptAt ?? 0) - (b.delivery.nextAttemptAt ?? 0));
     const jobs: DeliveryJob[] = [];
-    for (const record of due) {
+    for (const record of pending) {
       if (jobs.length >= limit) break;
-      const { endpointId, messageId } = record.delivery;
+      const { endpointId, messageId, nextAttemptAt = at } = record.delivery;
+      if (nextAttemptAt > at || leased(record, at) || !enabled(endpointId)) continue;
       const count = held.get(endpointId) ?? 0;
       if (count >= perKey) continue;
       held.set(endpointId, count + 1);
-      record.lease = { token: claimToken(), expiresAt: at + leaseMs };
+      setLease(record, { token: claimToken(), expiresAt: at + leaseMs });
       jobs.push({
         delivery: copy(record.delivery),
         message: copy((messages.get(messageId) as { message: Message }).message),
         endpoint: copy(endpoints.get(endpointId) as Endpoint),
-        lease: { ...record.lease },
+        lease: { ...(record.lease as Lease) },
       });
     }
     return jobs;
@@ -169,7 +174,7 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
     const record = byId.get(delivery.id);
     // A lease that ran out (and may have been handed to another worker) changes nothing but the log.
     if (!record || record.lease?.token !== job.lease.token || record.lease.expiresAt <= at) return;
-    record.lease = undefined;
+    setLease(record, undefined);
     const stored = record.delivery;
     const { next, attempt } = settlement;
     stored.status = next.status;
@@ -236,7 +241,7 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
         for (const record of pending) {
           if (record.delivery.endpointId !== id) continue;
           // The lease goes too, so that an attempt in flight cannot settle the delivery afterwards.
-          record.lease = undefined;
+          setLease(record, undefined);
           Object.assign(record.delivery, { status: "failed", lastError: "endpoint deleted", updatedAt: at });
           delete record.delivery.nextAttemptAt;
           pending.delete(record);
@@ -321,7 +326,7 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
         let count = 0;
         for (const record of new Set(matching)) {
           if (leased(record, at) || !endpoints.has(record.delivery.endpointId)) continue;
-          record.lease = undefined;
+          setLease(record, undefined);
           Object.assign(record.delivery, { status: "pending", attempts: 0, nextAttemptAt: at, updatedAt: at });
           pending.add(record);
           count++;

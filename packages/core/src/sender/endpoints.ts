@@ -153,7 +153,7 @@ export function senderEndpoints(store: DeliveryStore, allow: readonly Range[], n
     },
     get: (id) => store.endpoints.get(id),
     list: (options) => store.endpoints.list(options),
-    update(id, patch) {
+    async update(id, patch) {
       const { url, types, tenant, headers, metadata } = patch;
       checkTypes(types);
       return change(id, {

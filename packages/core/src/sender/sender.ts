@@ -403,10 +403,13 @@ export function createSender<const Catalog extends EventSchemas = UntypedCatalog
   }
 
   async function attemptOnce(job: DeliveryJob): Promise<Settlement> {
+    // Unreachable while the worker runs (stop() closes the agent only after the worker); settling nothing leaves
+    // the delivery to be attempted again when its lease ends, never to fail for our sake.
+    if (!agent) throw new Error("The sender is stopped");
     const startedAt = now();
     let result: AttemptResult;
     try {
-      result = await (agent as DeliveryAgent).deliver({
+      result = await agent.deliver({
         url: job.endpoint.url,
         payload: job.message.payload,
         id: job.message.id,
@@ -546,7 +549,7 @@ export function createSender<const Catalog extends EventSchemas = UntypedCatalog
 
     start() {
       if (worker) return;
-      agent = createDeliveryAgent(agentOptions);
+      agent ??= createDeliveryAgent(agentOptions);
       worker = store.work(attempt, {
         concurrency,
         perKeyConcurrency,
@@ -557,10 +560,13 @@ export function createSender<const Catalog extends EventSchemas = UntypedCatalog
     },
 
     async stop() {
-      const [stopping, closing] = [worker, agent];
+      const stopping = worker;
       worker = undefined;
-      agent = undefined;
+      // The attempts in flight finish on the agent; only then are its sockets closed.
       await stopping?.stop();
+      if (worker) return; // start() was called again meanwhile: it keeps the agent
+      const closing = agent;
+      agent = undefined;
       await closing?.close();
       if (!options.store) await store.close?.();
       for (const resolve of idle) resolve();
@@ -591,7 +597,11 @@ export function createSender<const Catalog extends EventSchemas = UntypedCatalog
 
     async retry(deliveryId) {
       if ((await store.deliveries.requeue({ deliveryIds: [deliveryId] })) > 0) return true;
-      if (!(await store.deliveries.get(deliveryId))) throw new HooklineError("not_found", `No delivery ${deliveryId}`);
+      const delivery = await store.deliveries.get(deliveryId);
+      if (!delivery) throw new HooklineError("not_found", `No delivery ${deliveryId}`);
+      if (!(await store.endpoints.get(delivery.endpointId))) {
+        throw new HooklineError("not_found", `The endpoint of delivery ${deliveryId} was deleted`);
+      }
       return false;
     },
 
