@@ -69,6 +69,18 @@ async function allDelivered(store: DeliveryStore, deliveries: Delivery[]) {
 
 const work: WorkOptions = { concurrency: 10, perKeyConcurrency: 10, leaseMs: 10_000 };
 
+describe("bullmqDeliveries options", () => {
+  it("refuses what is not an ioredis connection, and an empty prefix", () => {
+    const refused = { code: "invalid_option" };
+    const notIoredis = { evalSha: async () => 0, eval: async () => 0 } as unknown as Redis;
+    expect(() => bullmqDeliveries({ connection: notIoredis })).toThrow(expect.objectContaining(refused));
+    const connection = new Redis({ lazyConnect: true });
+    expect(() => bullmqDeliveries({ connection, prefix: "" })).toThrow(expect.objectContaining(refused));
+    expect(() => bullmqDeliveries({ connection, retentionMs: 0 })).toThrow(expect.objectContaining(refused));
+    connection.disconnect();
+  });
+});
+
 describe.skipIf(!url)("bullmqDeliveries on real Redis", () => {
   const prefixes: string[] = [];
   const connections: Redis[] = [];

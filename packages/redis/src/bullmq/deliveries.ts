@@ -136,8 +136,15 @@ function pageLimit(limit: number | undefined): number {
 export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStore {
   const { connection } = options;
   const prefix = options.prefix ?? "{hookline}";
-  if (typeof prefix !== "string" || prefix === "" || prefix.includes(":")) {
-    throw new HooklineError("invalid_option", `prefix must be a non-empty string without ":", got ${prefix}`);
+  if (typeof prefix !== "string" || prefix === "") {
+    throw new HooklineError("invalid_option", `prefix must be a non-empty string, got ${prefix}`);
+  }
+  const ioredis = connection as Partial<Redis>;
+  if (typeof ioredis?.duplicate !== "function" || typeof ioredis.evalsha !== "function") {
+    throw new HooklineError(
+      "invalid_option",
+      "connection must be an ioredis Redis or Cluster, as BullMQ's workers need",
+    );
   }
   if ((connection as { isCluster?: boolean }).isCluster && !/\{[^}]+\}/.test(prefix)) {
     throw new HooklineError("invalid_option", `in a Redis Cluster, prefix must hold a hash tag such as "{hookline}"`);
