@@ -191,7 +191,6 @@ describe.skipIf(!url)("BullMQ engine under chaos: separate processes, a worker S
     ].reduce((sum, count) => sum + Number(count), 0);
     const faults = await shared.hgetall(`${prefix}faults`);
     expect(wire - logged).toBeLessThanOrEqual(20);
-    expect(logged - wire).toBeLessThanOrEqual(0); // no attempt is logged that never reached a receiver
 
     const report = {
       deliveries: deliveries.length,
