@@ -92,6 +92,10 @@ end
 -- Frees the endpoint's expired slots and queues as many waiting deliveries as there are free slots.
 local function fill_slots(endpointId, perKey)
   local e = ekey(endpointId)
+  if redis.call("ZCARD", e .. ":waiting") == 0 then
+    redis.call("SREM", P .. "waiting", endpointId)
+    return
+  end
   redis.call("ZREMRANGEBYSCORE", e .. ":leased", "-inf", t)
   local free = perKey - redis.call("ZCARD", e .. ":leased")
   if free > 0 then
@@ -215,13 +219,21 @@ while i <= #ARGV do
   local d, e = dkey(id), ekey(endpointId)
   local entry = member(tonumber(ARGV[i + 2]), id)
   redis.call("HSET", d, unpack(ARGV, i + 4, i + 3 + count * 2))
-  redis.call("HSET", d, "_v", 0, "_m", entry)
   redis.call("ZADD", index, 0, entry)
   redis.call("ZADD", P .. "deliveries", 0, entry)
   redis.call("ZADD", e .. ":deliveries", 0, entry)
   redis.call("ZADD", P .. "status:pending", 0, entry)
   redis.call("SADD", e .. ":pending", id)
-  schedule(id, d, e, tonumber(redis.call("HGET", d, "nextAttemptAt")) or t)
+  -- What schedule() does, for a delivery that is nowhere yet: version 1, queued or parked.
+  if redis.call("HGET", e, "disabled") == "true" then
+    redis.call("HSET", d, "_v", 1, "_m", entry, "_place", "parked")
+    redis.call("SADD", e .. ":parked", id)
+  else
+    local dueAt = tonumber(redis.call("HGET", d, "nextAttemptAt")) or t
+    redis.call("HSET", d, "_v", 1, "_m", entry, "_place", "queued")
+    redis.call("ZADD", P .. "due", dueAt, id)
+    queue_job(id, 1, dueAt - t)
+  end
   i = i + 4 + count * 2
 end
 if i == 4 then redis.call("ZADD", P .. "expiring", t + retention, "m:" .. ARGV[1]) end
