@@ -4,8 +4,8 @@
 //
 //   fork("lib/send-receiver.mjs", [JSON.stringify({ secret })])
 //
-// It sends `{ port }` once listening, and answers "stats" with the receiver's counts, so that the suite can check
-// that every delivery it counted was verified and processed once.
+// It sends `{ port }` once listening, answers "stats" with the receiver's counts, so that the suite can check that
+// every delivery it counted was verified and processed once, and "gc" once it has collected its garbage.
 import { createServer } from "node:http";
 import { createReceiver, memoryStore } from "@hookline/core";
 import { nodeHandler } from "@hookline/core/node";
@@ -29,6 +29,11 @@ await new Promise((resolve, reject) => server.once("listening", resolve).once("e
 
 process.on("message", (message) => {
   if (message === "stats") process.send({ stats: receiver.stats(), handled, warnings });
+  // Before each run (forked with --expose-gc): the previous run's garbage is not collected during the next one.
+  if (message === "gc") {
+    globalThis.gc?.();
+    process.send({ collected: true });
+  }
 });
 // The suite's process went away: do not outlive it.
 process.on("disconnect", () => process.exit(0));

@@ -32,6 +32,7 @@ const median = (values) =>
 async function startReceiver() {
   const child = fork(new URL("../lib/send-receiver.mjs", import.meta.url), [JSON.stringify({ secret: SECRET })], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
+    execArgv: ["--expose-gc"],
   });
   const [{ port }] = await once(child, "message");
   return {
@@ -40,6 +41,10 @@ async function startReceiver() {
       child.send("stats");
       const [stats] = await once(child, "message");
       return stats;
+    },
+    collect: async () => {
+      child.send("gc");
+      await once(child, "message");
     },
     stop: async () => {
       child.kill();
@@ -103,14 +108,17 @@ function makeCases(url, payload) {
       });
       await sender.endpoints.create({ url: url.replace("localhost", "127.0.0.1"), secret: SECRET });
       sender.start();
+      const cpu = process.cpuUsage();
       const started = performance.now();
       for (let i = 0; i < count; i++) await sender.send(event.type, event.data);
       await sender.drain();
       const elapsed = performance.now() - started;
+      const { user, system } = process.cpuUsage(cpu);
       await sender.stop();
       sender = undefined;
       return {
         perSecond: (delivered / elapsed) * 1000,
+        cpuMicros: (user + system) / delivered,
         count: delivered,
         failed: failed + (count - delivered),
         p50Ms: Number.NaN,
@@ -180,6 +188,7 @@ function makeCases(url, payload) {
 async function runFor(send, concurrency, ms) {
   const latencies = [];
   let failed = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   const end = started + ms;
   let last = started;
@@ -195,9 +204,11 @@ async function runFor(send, concurrency, ms) {
       }
     }),
   );
+  const { user, system } = process.cpuUsage(cpu);
   latencies.sort((a, b) => a - b);
   return {
     perSecond: (latencies.length / (last - started)) * 1000,
+    cpuMicros: (user + system) / latencies.length,
     count: latencies.length,
     failed,
     p50Ms: percentile(latencies, 0.5),
@@ -248,8 +259,9 @@ export async function run({ quick, log }) {
         for (let i = 0; i < cases.length; i++) {
           const c = cases[(i + round) % cases.length];
           await c.prepare?.(poolSize[`${c.key}/${concurrency}`]);
-          // The previous case's garbage is collected before this one starts, not charged to it.
+          // The previous case's garbage, here and in the receiver, is collected before this one starts.
           globalThis.gc?.();
+          await receiver.collect();
           await sleep(50);
           const measured = await measure(c, concurrency, roundMs, rates[`${c.key}/${concurrency}`]);
           sent += measured.count;
@@ -279,24 +291,30 @@ export async function run({ quick, log }) {
       const list = runs[concurrency];
       summary[key][concurrency] = {
         perSecond: Math.round(median(list.map((r) => r.perSecond))),
+        cpuMicros: Math.round(median(list.map((r) => r.cpuMicros))),
         p50Ms: median(list.map((r) => r.p50Ms)),
         p99Ms: median(list.map((r) => r.p99Ms)),
         roundRates: list.map((r) => Math.round(r.perSecond)),
         // pairedRatio divides round medians of times: the inverse of rates.
         roundMedians: list.map((r) => 1 / r.perSecond),
+        roundCpu: list.map((r) => r.cpuMicros),
       };
     }
   }
   const ratio = (a, b, concurrency) => pairedRatio(summary[b][concurrency], summary[a][concurrency]);
+  // The same pairing over CPU per delivery: `a`'s CPU per delivery ÷ `b`'s (below 1: `a` costs less).
+  const cpuRatio = (a, b, concurrency) =>
+    pairedRatio({ roundMedians: summary[a][concurrency].roundCpu }, { roundMedians: summary[b][concurrency].roundCpu });
 
   log(
     table([
-      ["case", ...CONCURRENCIES.flatMap((c) => [`del/s (${c})`, `p50 (${c})`, `× floor (${c})`])],
+      ["case", ...CONCURRENCIES.flatMap((c) => [`del/s (${c})`, `p50 (${c})`, `CPU/del (${c})`, `× floor (${c})`])],
       ...Object.entries(summary).map(([key, s]) => [
         s.info ? `${s.name} (info)` : s.name,
         ...CONCURRENCIES.flatMap((c) => [
           s[c].perSecond.toLocaleString("en"),
           Number.isFinite(s[c].p50Ms) ? `${s[c].p50Ms.toFixed(2)} ms` : "–",
+          `${s[c].cpuMicros} µs`,
           formatRatio(ratio(key, "floor", c)),
         ]),
       ]),
@@ -319,6 +337,15 @@ export async function run({ quick, log }) {
   ].map((goal) => ({ ...goal, pass: goal.value >= goal.min }));
   for (const goal of goals) log(`  ${goal.pass ? "PASS" : "MISS"}  ${goal.text}: ${formatRatio(goal.value)}`);
   log(`  info  hookline deliver at concurrency 1: ${formatRatio(ratio("hookline", "floor", 1))} the floor`);
+  const cpu = {};
+  for (const c of CONCURRENCIES) {
+    cpu[`guard-${c}`] = cpuRatio("hookline", "unguarded", c);
+    cpu[`floor-${c}`] = cpuRatio("hookline", "floor", c);
+    log(
+      `  info  CPU per delivery at concurrency ${c}: guard on ÷ off ${formatRatio(cpu[`guard-${c}`])}, ` +
+        `hookline deliver ÷ floor ${formatRatio(cpu[`floor-${c}`])}`,
+    );
+  }
   if (summary.sender) {
     for (const c of CONCURRENCIES) {
       log(
@@ -327,7 +354,12 @@ export async function run({ quick, log }) {
     }
   } else log("  info  no sender.send case: createSender is not in this build of @hookline/core");
 
-  for (const s of Object.values(summary)) for (const c of CONCURRENCIES) delete s[c].roundMedians;
+  for (const s of Object.values(summary)) {
+    for (const c of CONCURRENCIES) {
+      delete s[c].roundMedians;
+      s[c].roundCpu = s[c].roundCpu.map(Math.round);
+    }
+  }
   return {
     measured: summary.sender
       ? "createDeliveryAgent().deliver() (one signed attempt per delivery), and sender.send() + the dispatcher"
@@ -341,5 +373,6 @@ export async function run({ quick, log }) {
     deliveries: sent,
     cases: summary,
     goals,
+    cpuRatios: cpu,
   };
 }

@@ -29,6 +29,13 @@ export interface MemoryDeliveriesOptions {
    * @default 1000
    */
   pollMs?: number;
+  /**
+   * How long a message is kept once all its deliveries have ended (delivered, failed, exhausted), counted from
+   * their last change: then it is forgotten with its deliveries and attempts, so that memory stays bounded. A
+   * forgotten message's id can be sent again.
+   * @default 86_400_000 (one day)
+   */
+  retentionMs?: number;
 }
 
 /** The memory engine: a {@link DeliveryStore} with a way to wake its workers after moving an injected clock. */
@@ -40,7 +47,12 @@ export interface MemoryDeliveries extends DeliveryStore {
 interface DeliveryRecord {
   delivery: Delivery;
   lease?: Lease;
+  /** Creation order: what listing cursors count in. */
+  seq: number;
 }
+
+// How often, at most, enqueue looks for messages past their retention.
+const PRUNE_EVERY_MS = 60_000;
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
@@ -70,16 +82,31 @@ function assign(target: object, patch: object): void {
 
 const copy = structuredClone;
 
+/** The last index of `records` (in creation order) whose `seq` is below `below`; -1 when none is. */
+function lastBelow(records: readonly DeliveryRecord[], below: number): number {
+  let [low, high] = [0, records.length];
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if ((records[middle] as DeliveryRecord).seq < below) low = middle + 1;
+    else high = middle;
+  }
+  return low - 1;
+}
+
 /**
  * The embedded engine: endpoints, messages, deliveries and attempts in this process's memory, dispatched by a
  * {@link claimLoop}. The sender's default. A process that exits loses what is pending: for deliveries that
  * must survive a crash or be shared by several processes, use `postgresDeliveries` or `bullmqDeliveries`.
  *
- * Nothing is evicted: the attempt log and delivered messages stay until the process ends.
+ * Messages whose deliveries have all ended are forgotten after `retentionMs`, with their attempt logs.
  */
 export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryDeliveries {
   const now = options.now ?? Date.now;
   const pollMs = options.pollMs ?? 1000;
+  const retentionMs = options.retentionMs ?? 24 * 60 * 60 * 1000;
+  if (!(retentionMs >= 0)) throw new HooklineError("invalid_option", `retentionMs must be ≥ 0, got ${retentionMs}`);
+  let seq = 0;
+  let prunedAt = now();
   const endpoints = new Map<string, Endpoint>();
   // The order endpoints were created in, which `list` pages through; deleted ones leave a hole.
   const endpointOrder: (string | undefined)[] = [];
@@ -197,6 +224,29 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
     }
   }
 
+  // Forgets the messages past their retention whose deliveries have all ended, oldest first.
+  function prune(at: number) {
+    prunedAt = at;
+    const cutoff = at - retentionMs;
+    let dropped = false;
+    for (const [id, entry] of messages) {
+      if (entry.message.createdAt > cutoff) break; // sent in order: the rest are younger
+      const kept = entry.deliveryIds.map((deliveryId) => byId.get(deliveryId) as DeliveryRecord);
+      if (kept.some(({ delivery }) => delivery.status === "pending" || delivery.updatedAt > cutoff)) continue;
+      for (const { delivery } of kept) {
+        byId.delete(delivery.id);
+        attempts.delete(delivery.id);
+      }
+      messages.delete(id);
+      dropped ||= kept.length > 0;
+    }
+    if (dropped) {
+      const live = records.filter((record) => byId.has(record.delivery.id));
+      records.length = 0;
+      records.push(...live);
+    }
+  }
+
   return {
     tick: wakeAll,
 
@@ -267,9 +317,11 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
           };
         }
         const at = now();
+        if (at - prunedAt >= PRUNE_EVERY_MS) prune(at);
         const stored = deliveries.map((delivery): DeliveryRecord => {
           const record = {
             delivery: { ...copy(delivery), status: "pending" as const, attempts: 0, nextAttemptAt: at },
+            seq: seq++,
           };
           records.push(record);
           byId.set(delivery.id, record);
@@ -297,7 +349,9 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
         const candidates = filter.messageId
           ? (messages.get(filter.messageId)?.deliveryIds ?? []).map((id) => byId.get(id) as DeliveryRecord)
           : records;
-        let index = cursorIndex(filter.cursor, candidates.length - 1);
+        // A cursor is the creation order (seq) to continue below, so that pruning never shifts a page.
+        let index =
+          filter.cursor === undefined ? candidates.length - 1 : lastBelow(candidates, cursorIndex(filter.cursor, 0));
         for (; index >= 0 && items.length < limit; index--) {
           const { delivery } = candidates[index] as DeliveryRecord;
           if (filter.messageId !== undefined && delivery.messageId !== filter.messageId) continue;
@@ -305,7 +359,7 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
           if (filter.status !== undefined && delivery.status !== filter.status) continue;
           items.push(copy(delivery));
         }
-        return index >= 0 ? { items, cursor: String(index) } : { items };
+        return index >= 0 ? { items, cursor: String((candidates[index] as DeliveryRecord).seq + 1) } : { items };
       },
       async requeue(filter: RequeueFilter) {
         const at = now();

@@ -192,6 +192,23 @@ describe("outcomes", () => {
     expect(outbox.stats()).toMatchObject({ attempts: 3, inFlight: 0, counts: { retrying: 2, delivered: 1 } });
   });
 
+  it("keeps the answer in the attempt log cut at maxResponseBytes, and times out at timeoutMs", async () => {
+    const long = await scripted((_, response) => response.writeHead(503).end("0123456789"));
+    const hang = await scripted(() => {});
+    const outbox = sender({ maxResponseBytes: 4, timeoutMs: 200, schedule: [0] });
+    const a = await outbox.endpoints.create({ url: long.origin });
+    await outbox.endpoints.create({ url: hang.origin });
+    outbox.start();
+    const { deliveries } = await outbox.send("ping", {});
+    await outbox.drain();
+    for (const { id, endpointId } of deliveries) {
+      const [attempt] = await outbox.attempts.list(id);
+      if (endpointId === a.id) expect(attempt).toMatchObject({ status: 503, responseBody: "0123" });
+      else expect(attempt).toMatchObject({ outcome: "retry", error: expect.stringMatching(/^timeout after 200 ms/) });
+      expect((await outbox.deliveries.get(id))?.status).toBe("exhausted");
+    }
+  });
+
   it("ends a delivery failed on a 4xx or webhook-delivery: abort-message, without retrying", async () => {
     const bad = await scripted(400);
     const abort = await scripted((_, response) =>
@@ -498,6 +515,24 @@ describe("endpoints", () => {
     expect(await outbox.endpoints.delete(endpoint.id)).toBe(true);
     expect(await outbox.endpoints.delete(endpoint.id)).toBe(false);
     expect(await outbox.endpoints.get(endpoint.id)).toBeUndefined();
+  });
+
+  it("generates Ed25519 (v1a) keys with secretKind whsk: receivers verify with the whpk_ public key", async () => {
+    const server = await scripted(200);
+    const outbox = sender({ secretKind: "whsk" });
+    const endpoint = await outbox.endpoints.create({ url: server.origin });
+    const [key] = endpoint.secrets;
+    expect(key).toEqual({ secret: expect.stringMatching(/^whsk_/), publicKey: expect.stringMatching(/^whpk_/) });
+    outbox.start();
+    await outbox.send("ping", {});
+    await outbox.drain();
+    const [request] = server.requests;
+    expect(request?.headers["webhook-signature"]).toMatch(/^v1a,/);
+    await verify({ secret: key!.publicKey!, payload: request!.body, headers: request!.headers as never });
+    const rotated = await outbox.endpoints.rotateSecret(endpoint.id);
+    expect(rotated.secrets[0]?.publicKey).toMatch(/^whpk_/);
+    expect(rotated.secrets[1]).toMatchObject({ secret: key!.secret, publicKey: key!.publicKey });
+    expect(() => createSender({ secretKind: "rsa" as never })).toThrow(/secretKind/);
   });
 
   it("lists by tenant", async () => {
