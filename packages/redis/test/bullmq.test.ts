@@ -127,6 +127,37 @@ describe.skipIf(!url)("bullmqDeliveries on real Redis", () => {
     expect(await store.deliveries.dueIn()).toBeUndefined();
   });
 
+  it("loses nothing when Redis crashes and restarts from its append-only file (appendfsync always)", async () => {
+    const server = await startRedisServer({ appendfsync: "always" });
+    const connection = new Redis(server.url, { maxRetriesPerRequest: null });
+    connection.on("error", () => {}); // while Redis is down; ioredis reconnects
+    try {
+      const store = bullmqDeliveries({ connection, sweepIntervalMs: 200 });
+      const target = endpoint();
+      await store.endpoints.create(target);
+      const deliveries = await send(store, [target.id], 20);
+      const worker = store.work(async (job) => {
+        // The first attempt fails and schedules the next as a delayed job; the crash comes before it is due.
+        if (job.delivery.attempts === 0) return settled("retry", { status: "pending", delayMs: 1_500 }, 503);
+        return delivered();
+      }, work);
+      await until(async () => (await store.attempts.list(deliveries.at(-1)!.id)).length === 1);
+      await server.crash();
+      await sleep(200);
+      await server.start();
+      await until(() => allDelivered(store, deliveries), 30_000);
+      await worker.stop();
+      await store.close?.();
+      for (const delivery of deliveries) {
+        const log = await store.attempts.list(delivery.id);
+        expect(log.map((attempt) => attempt.status)).toEqual([503, 200]);
+      }
+    } finally {
+      connection.disconnect();
+      await server.kill();
+    }
+  }, 60_000);
+
   it("re-adds the job of a delivery whose job was lost (a process that died between enqueue and queue.add)", async () => {
     const { store, prefix, connection } = engine({ sweepIntervalMs: 100 });
     const target = endpoint();

@@ -36,6 +36,8 @@ export interface RedisServer {
   readonly url: string;
   /** Starts it (again) on the same port; resolves once it accepts connections. */
   start(): Promise<void>;
+  /** Kills it (SIGKILL, like a crash) and waits for the exit; its folder (and append-only file) stays. */
+  crash(): Promise<void>;
   /** Kills it (SIGKILL, like a crash), waits for the exit and removes its folder. */
   kill(): Promise<void>;
   /** Freezes it (SIGSTOP): connections stay open, nothing is answered. */
@@ -45,14 +47,22 @@ export interface RedisServer {
 }
 
 /**
- * Spawns `redis-server` (no persistence, loopback only) as a child process. Call `kill` when done.
+ * Spawns `redis-server` (loopback only) as a child process. Call `kill` when done.
  * @param cluster start it as a one-node Redis Cluster owning every slot
+ * @param appendfsync persist with the append-only file, synced this often (default: no persistence)
  */
-export async function startRedisServer({ cluster = false } = {}): Promise<RedisServer> {
+export async function startRedisServer({
+  cluster = false,
+  appendfsync,
+}: {
+  cluster?: boolean;
+  appendfsync?: "always" | "everysec";
+} = {}): Promise<RedisServer> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const dir = join(tmpdir(), `hookline-redis-${port}-${crypto.randomUUID()}`);
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", ""];
+  args.push(...(appendfsync ? ["--appendonly", "yes", "--appendfsync", appendfsync] : ["--appendonly", "no"]));
   args.push("--daemonize", "no", "--dir", dir);
   if (cluster) {
     args.push("--cluster-enabled", "yes", "--cluster-config-file", join(dir, "nodes.conf"));
@@ -84,7 +94,7 @@ export async function startRedisServer({ cluster = false } = {}): Promise<RedisS
       });
       started.stderr?.resume();
     },
-    async kill() {
+    async crash() {
       const running = child;
       child = undefined;
       if (running && running.exitCode === null && running.signalCode === null) {
@@ -92,6 +102,9 @@ export async function startRedisServer({ cluster = false } = {}): Promise<RedisS
         running.kill("SIGKILL");
         await exited;
       }
+    },
+    async kill() {
+      await server.crash();
       rmSync(dir, { recursive: true, force: true });
     },
     pause: () => child?.kill("SIGSTOP"),

@@ -164,7 +164,12 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
 
   let queue: Queue<JobData> | undefined;
   const jobsQueue = () => {
-    queue ??= new Queue<JobData>(QUEUE, { connection, prefix });
+    if (!queue) {
+      queue = new Queue<JobData>(QUEUE, { connection, prefix });
+      // The connection's errors while Redis is away: your listener on the connection hears them, and an add that
+      // fails rejects its caller. Without a listener BullMQ would print each to the console.
+      queue.on("error", () => {});
+    }
     return queue;
   };
 
