@@ -14,6 +14,7 @@ const SUITES = {
   stores: () => import("./suites/stores.mjs"),
   ratelimit: () => import("./suites/ratelimit.mjs"),
   send: () => import("./suites/send.mjs"),
+  "durable-bullmq": () => import("./suites/durable-bullmq.mjs"),
 };
 
 const args = process.argv.slice(2);

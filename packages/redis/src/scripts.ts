@@ -27,7 +27,7 @@ export interface LuaScript {
   source: string;
 }
 
-/** Runs a script with its keys (all in one Cluster slot) and arguments; rejects after `timeoutMs`. */
+/** Runs a script with its keys (all in one Cluster slot) and arguments; rejects after `timeoutMs`, if given. */
 export type ScriptRunner = (script: LuaScript, keys: string[], args: string[]) => Promise<unknown>;
 
 const MAX_TIMER_MS = 2_147_483_647;
@@ -52,8 +52,8 @@ function isNodeRedis(client: RedisClient): client is NodeRedisClient {
  * retry's claim, which would find the key taken and wait a whole lease. With EVAL, Redis runs each connection's
  * commands in the order they were sent, always.
  */
-export function scriptRunner(client: RedisClient, timeoutMs: number): ScriptRunner {
-  positive("timeoutMs", timeoutMs, MAX_TIMER_MS);
+export function scriptRunner(client: RedisClient, timeoutMs?: number): ScriptRunner {
+  if (timeoutMs !== undefined) positive("timeoutMs", timeoutMs, MAX_TIMER_MS);
   // Async, so that a client that throws (rather than rejects) still makes the call reject.
   let run: (script: LuaScript, keys: string[], args: string[]) => Promise<unknown>;
   if (isNodeRedis(client)) {
@@ -64,6 +64,7 @@ export function scriptRunner(client: RedisClient, timeoutMs: number): ScriptRunn
     throw new HooklineError("invalid_option", "client must be an ioredis or a node-redis client");
   }
 
+  if (timeoutMs === undefined) return run;
   return (script, keys, args) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
