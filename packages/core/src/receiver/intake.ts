@@ -143,6 +143,31 @@ export async function readEvent(
   };
 }
 
+/** Where an event was kept after its intake (an inbox, a dead letter): its key, its verified body, its timestamp. */
+export interface StoredEvent {
+  id: string;
+  payload: string;
+  timestamp?: number | undefined;
+}
+
+const noHeaders: HeaderReader = () => undefined;
+
+/**
+ * An event read back from where it was kept (the inbox's worker, `replay`): the same parse and validation as
+ * {@link readEvent}, so that a worker checks the payload against the schemas it runs with, keyed by the stored
+ * id. The request's headers are gone by then: an envelope that reads one gets `undefined`.
+ */
+export async function readStoredEvent(config: EventReading, stored: StoredEvent): Promise<WebhookEvent | Refusal> {
+  const parsed = await parseEvent(config, stored.payload, noHeaders, stored.id);
+  if (isRefusal(parsed)) return parsed;
+  return {
+    id: stored.id,
+    type: parsed.type,
+    ...(stored.timestamp === undefined ? {} : { timestamp: stored.timestamp }),
+    data: parsed.data,
+  };
+}
+
 /**
  * Every step in order. `onVerified` is told as soon as the signature checks out (before the body is parsed).
  */
