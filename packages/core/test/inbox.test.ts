@@ -317,6 +317,28 @@ describe("a receiver with an inbox, over HTTP", () => {
     expect(answer.status).toBe(500);
   });
 
+  it("keeps the headers the envelope read, so that the worker reads the event the same way", async () => {
+    const { receiver, inbox, url } = await serve({
+      envelope: (body, { header }) => ({ type: `invoice.${header("x-github-event")}`, data: body }),
+    });
+    const seen: string[] = [];
+    receiver.on("invoice.paid", (event, context) => {
+      seen.push(`${event.data.id} ${context.header("x-github-event")} ${context.header("x-other")}`);
+    });
+    const signed = await signedDelivery({
+      secret,
+      id: "msg_e1",
+      payload: JSON.stringify({ id: "in_1", customer: "cus_1", amount: 5 }),
+      headers: { "x-github-event": "paid", "x-other": "unread" },
+    });
+    const response = await fetch(url, { method: "POST", headers: signed.headers, body: signed.body as BodyInit });
+    expect(response.status).toBe(200);
+    expect((await inbox.get("msg_e1"))?.event.headers).toEqual({ "x-github-event": "paid" });
+    receiver.work();
+    await until("processed", async () => (await inbox.get("msg_e1"))?.status === "processed");
+    expect(seen).toEqual(["in_1 paid undefined"]);
+  });
+
   it("refuses options that cannot work together", () => {
     expect(() => createReceiver({ events })).toThrow(/secret is required/);
     expect(() => createReceiver({ secret, inbox: memoryInbox(), store: memoryDeadLetters() as never })).toThrow(

@@ -321,6 +321,11 @@ export interface InboxEvent {
   orderKey?: string;
   /** When the receiver accepted it (ms since the epoch, the receiver's clock): for logs, never for ordering. */
   receivedAt: number;
+  /**
+   * The request headers the receiver's envelope read at ingest (GitHub's `x-github-event`), names in lower case,
+   * so that the worker reads the event the same way; absent when it read none (the default envelope reads none).
+   */
+  headers?: Record<string, string>;
 }
 
 /**

@@ -7,7 +7,7 @@
  * @module
  */
 import type { InboxJob, InboxSettlement, Processor } from "../engine/types";
-import type { HeaderReader } from "../headers";
+import { headerReader } from "../headers";
 import { exponentialBackoff, fixedSchedule, type RetrySchedule } from "../retry";
 import { isRefusal } from "./answers";
 import { deadLetter } from "./dead-letter";
@@ -23,7 +23,6 @@ import type { DeliveryInfo, HandlerContext, ReceiverHooks, ReceiverLogger } from
 
 /** When an exhausted event whose dead letter could not be stored is tried again (it must never be dropped). */
 const DEAD_LETTER_RETRY_MS = 60_000;
-const noHeaders: HeaderReader = () => undefined;
 
 /** The receiver's schedule for inbox retries: the option as given, or the default. */
 export function inboxSchedule(schedule: RetrySchedule | readonly number[] | undefined): RetrySchedule {
@@ -91,7 +90,7 @@ export function inboxProcessor(work: InboxWork): Processor<InboxJob<unknown>, In
     const context: HandlerContext<unknown> = {
       receivedAt: new Date(stored.receivedAt),
       payload: stored.payload,
-      header: noHeaders,
+      header: headerReader(stored.headers ?? {}),
       replay: false,
       ...(job.tx !== undefined && { tx: job.tx }),
     };

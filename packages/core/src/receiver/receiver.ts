@@ -217,7 +217,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
    * here: the handlers may live in a worker process only.
    */
   async function enqueue(accepted: Intake, info: DeliveryInfo): Promise<DeliveryResponse> {
-    const { event, payload } = accepted;
+    const { event, payload, envelopeHeaders } = accepted;
     const orderKey = orderBy?.(event);
     const stored: InboxEvent = {
       id: event.id,
@@ -226,6 +226,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
       ...(event.timestamp !== undefined && { timestamp: event.timestamp }),
       ...(orderKey !== undefined && { orderKey }),
       receivedAt: Date.now(),
+      ...(Object.keys(envelopeHeaders).length > 0 && { headers: envelopeHeaders }),
     };
     let created: boolean;
     try {

@@ -26,6 +26,7 @@ function inboxEvent(fields: Partial<InboxEvent> = {}): InboxEvent {
     payload: `{"type":"invoice.paid", "data":{"z":1,"a":"Zo\\u00eb 🎉","id":"${id}"}}`,
     timestamp: 1_767_225_600,
     receivedAt: Date.now(),
+    headers: { "x-github-event": "invoice", "x-note": "Zoë" },
     ...fields,
   };
 }
@@ -151,6 +152,7 @@ export function runInboxContract<Tx = never>(
       check(stored.lastError === undefined, "with no last error");
       const bare = inboxEvent({ orderKey: "order_1" });
       delete bare.timestamp;
+      delete bare.headers;
       await inbox.enqueue(bare);
       check(json((await inbox.get(bare.id))?.event) === json(bare), "optional fields are kept or left out as given");
       check((await inbox.get(unique("msg_"))) === undefined, "an unknown id is undefined");
