@@ -22,6 +22,6 @@ export function handlerRegistry() {
 }
 
 /** Runs handlers one after the other; the first that throws (or rejects) stops the rest. */
-export async function runHandlers(list: EventHandler<never>[], event: WebhookEvent, context: HandlerContext) {
-  for (const handler of list) await (handler as EventHandler<WebhookEvent>)(event, context);
+export async function runHandlers(list: EventHandler<never>[], event: WebhookEvent, context: HandlerContext<unknown>) {
+  for (const handler of list) await (handler as EventHandler<WebhookEvent, unknown>)(event, context);
 }

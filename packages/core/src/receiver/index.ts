@@ -38,6 +38,7 @@ export type {
   EnvelopeFields,
   EventHandler,
   HandlerContext,
+  InboxWorkerOptions,
   Receiver,
   ReceiverHooks,
   ReceiverLogger,

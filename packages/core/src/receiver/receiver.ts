@@ -1,14 +1,15 @@
+import type { InboxEvent, Worker } from "../engine/types";
 import { HooklineError } from "../errors";
-import type { HeaderReader } from "../headers";
 import { standardWebhooks } from "../schemes";
 import { secretList } from "../secrets";
 import { toleranceBounds } from "../tolerance";
 import { errorAnswer, isRefusal, json, RECEIVED, type Refusal } from "./answers";
 import { deadLetter } from "./dead-letter";
-import { defaultEnvelope, parseEvent } from "./event";
+import { defaultEnvelope } from "./event";
 import type { EventSchemas, UntypedCatalog, WebhookEvent } from "./events";
 import { handlerRegistry, runHandlers } from "./handlers";
-import { type IntakeConfig, intake } from "./intake";
+import { inboxProcessor, inboxSchedule } from "./inbox";
+import { type Intake, type IntakeConfig, intake, readStoredEvent } from "./intake";
 import { consoleLogger, errorFields, safeLogger } from "./log";
 import { memoryStore } from "./memory-store";
 import { rateLimitStep } from "./rate-limit";
@@ -34,30 +35,43 @@ const BODY_USED = new HooklineError(
 );
 const TIMEOUT = Symbol("timeout");
 const STORE_RETRY_AFTER_MS = 5_000;
-const noHeaders: HeaderReader = () => undefined;
 
 /**
  * Creates a receiver. Drop it into a framework with an adapter (`@hookline/express`, `/fastify`, `/hono`,
- * `/next`) or call `handle(request)` yourself.
+ * `/next`) or call `handle(request)` yourself. With an `inbox`, deliveries are stored and answered at once, and
+ * `work()` runs the handlers, here or in a worker process.
  *
  * @example
  * const receiver = createReceiver({ secret: process.env.WEBHOOK_SECRET!, events })
  *   .on("invoice.paid", async (event) => markPaid(event.data.id));
  * export const POST = (request: Request) => receiver.handle(request);
  */
-export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
-  options: ReceiverOptions<Catalog>,
-): Receiver<Catalog> {
+export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx = never>(
+  options: ReceiverOptions<Catalog, Tx>,
+): Receiver<Catalog, Tx> {
   const deadLetters = options.deadLetters;
+  const inbox = options.inbox;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const logger = safeLogger(options.logger ?? consoleLogger);
   const { past, future } = toleranceBounds(options.tolerance); // a bad tolerance fails at start-up
+  if (inbox && options.store) {
+    throw new HooklineError(
+      "invalid_option",
+      "Pass an inbox or an idempotency store, not both: the inbox deduplicates",
+    );
+  }
+  if (options.secret === undefined && !inbox) {
+    throw new HooklineError("invalid_option", "A secret is required (only a receiver that works an inbox may omit it)");
+  }
   // The default store remembers at least every id whose delivery a replay could still pass the timestamp check with.
   const store = options.store ?? memoryStore({ replayWindowMs: Math.max(1, past + future) * 1000, logger });
+  const schedule = inboxSchedule(options.schedule);
+  const orderBy = options.orderBy as ((event: WebhookEvent) => string | undefined) | undefined;
   const hooks = options.hooks ?? {};
   const config: IntakeConfig = {
     scheme: options.scheme ?? standardWebhooks(),
-    secret: options.secret,
+    // A worker-only receiver has none: a delivery sent to it anyway is answered 500 invalid_secret.
+    secret: options.secret ?? [],
     tolerance: options.tolerance,
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
     transport: transportCheck(options),
@@ -72,12 +86,13 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
   const stats = statsRecorder();
   const handlers = handlerRegistry();
   const pending = new Set<Promise<void>>();
+  const workers = new Set<Worker>();
 
   if (!(config.maxBodyBytes > 0)) throw new HooklineError("invalid_option", "maxBodyBytes must be a positive number");
   if (!(timeoutMs > 0)) throw new HooklineError("invalid_option", "timeoutMs must be a positive number");
   // An empty secret fails at start-up, not on the first delivery; whitespace around one is said here, since a
   // 401 no longer tells the (unauthenticated) caller anything about the secrets.
-  if (secretList(options.secret).some((secret) => secret.trim() !== secret)) {
+  if (options.secret !== undefined && secretList(options.secret).some((secret) => secret.trim() !== secret)) {
     logger.warn(
       { scheme: config.scheme.name },
       "A secret has whitespace around it (check how it was copied): signatures made with the trimmed secret fail",
@@ -197,6 +212,40 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     return errorAnswer({ refused: "handler_failed" });
   }
 
+  /**
+   * The queued path: one durable write, then the answer. Every valid event is stored, with or without a handler
+   * here: the handlers may live in a worker process only.
+   */
+  async function enqueue(accepted: Intake, info: DeliveryInfo): Promise<DeliveryResponse> {
+    const { event, payload, envelopeHeaders } = accepted;
+    const orderKey = orderBy?.(event);
+    const stored: InboxEvent = {
+      id: event.id,
+      type: event.type,
+      payload,
+      ...(event.timestamp !== undefined && { timestamp: event.timestamp }),
+      ...(orderKey !== undefined && { orderKey }),
+      receivedAt: Date.now(),
+      ...(Object.keys(envelopeHeaders).length > 0 && { headers: envelopeHeaders }),
+    };
+    let created: boolean;
+    try {
+      ({ created } = await (inbox as NonNullable<typeof inbox>).enqueue(stored));
+    } catch (error) {
+      logger.error({ ...info, error: errorFields(error) }, "The inbox could not store the event");
+      return reject({ refused: "inbox_unavailable", info, retryAfterMs: STORE_RETRY_AFTER_MS });
+    }
+    if (!created) {
+      stats.count("duplicate");
+      hook("onDuplicate", { ...info, inFlight: false });
+      logger.info({ ...info }, "Already in the inbox; answered duplicate");
+      return json(200, { received: true, duplicate: true });
+    }
+    stats.count("queued");
+    hook("onQueued", info);
+    return json(200, { received: true, queued: true });
+  }
+
   async function receive(input: DeliveryInput): Promise<DeliveryResponse> {
     stats.count("received");
     hook("onReceived", { method: input.method });
@@ -204,6 +253,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     if (isRefusal(accepted)) return reject(accepted);
     const { event, deliveryId, payload, header } = accepted;
     const info: DeliveryInfo = { id: event.id, type: event.type, ...(deliveryId ? { deliveryId } : {}) };
+    if (inbox) return enqueue(accepted, info);
 
     const list = handlers.for(event.type);
     if (list.length === 0) {
@@ -232,7 +282,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
       return reject({ refused: "in_flight", info, retryAfterMs: Math.min(claim.retryAfterMs, typical) });
     }
 
-    const context: HandlerContext = { receivedAt: new Date(), payload, header, replay: false };
+    const context: HandlerContext<unknown> = { receivedAt: new Date(), payload, header, replay: false };
     const started = performance.now();
     const settled = runHandlers(list, event, context).then(
       () => ({ ok: true as const, ms: performance.now() - started }),
@@ -258,17 +308,17 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     return json(202, { received: true, pending: true });
   }
 
-  const receiver: Receiver<Catalog> = {
+  const receiver: Receiver<Catalog, Tx> = {
     maxBodyBytes: config.maxBodyBytes,
     connectionNeeds: connectionNeeds(options),
 
     on(type, handler) {
-      handlers.on(type, handler as EventHandler<never>);
+      handlers.on(type, handler as EventHandler<never, unknown>);
       return receiver;
     },
 
     onAny(handler) {
-      handlers.onAny(handler as EventHandler<never>);
+      handlers.onAny(handler as EventHandler<never, unknown>);
       return receiver;
     },
 
@@ -297,20 +347,14 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
       if (!deadLetters) return { status: "not_found" };
       const letter = await deadLetters.get(id);
       if (!letter) return { status: "not_found" };
-      const parsed = await parseEvent(config, letter.payload, noHeaders, letter.id);
-      if (isRefusal(parsed)) {
-        return { status: "invalid", code: parsed.refused, message: parsed.message ?? parsed.refused };
+      const event = await readStoredEvent(config, letter);
+      if (isRefusal(event)) {
+        return { status: "invalid", code: event.refused, message: event.message ?? event.refused };
       }
-      const event: WebhookEvent = {
-        id: letter.id,
-        type: parsed.type,
-        ...(letter.timestamp === undefined ? {} : { timestamp: letter.timestamp }),
-        data: parsed.data,
-      };
-      const context: HandlerContext = {
+      const context: HandlerContext<unknown> = {
         receivedAt: new Date(),
         payload: letter.payload,
-        header: noHeaders,
+        header: () => undefined,
         replay: true,
       };
       try {
@@ -326,6 +370,31 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
 
     async drain() {
       while (pending.size > 0) await Promise.all(pending);
+    },
+
+    work(workOptions = {}) {
+      if (!inbox)
+        throw new HooklineError("invalid_option", "work() runs an inbox's events: pass createReceiver an inbox");
+      const { concurrency = 10, leaseMs = 300_000 } = workOptions;
+      const processor = inboxProcessor({ reading: config, handlers, schedule, deadLetters, logger, stats, hook });
+      const worker = inbox.work(processor as Parameters<typeof inbox.work>[0], {
+        concurrency,
+        leaseMs,
+        onError: (error) => logger.error({ error: errorFields(error) }, "The inbox worker failed; it carries on"),
+      });
+      workers.add(worker);
+      return {
+        async stop() {
+          workers.delete(worker);
+          await worker.stop();
+        },
+      };
+    },
+
+    async stop() {
+      await Promise.all([...workers].map((worker) => worker.stop()));
+      workers.clear();
+      await receiver.drain();
     },
 
     stats: () => stats.snapshot(),

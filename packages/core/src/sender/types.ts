@@ -10,8 +10,8 @@ import type {
   Page,
 } from "../engine/types";
 import type { EventCatalog, EventSchemas, EventType, UntypedCatalog } from "../receiver/events";
-import type { ReceiverLogger } from "../receiver/types";
 import type { StandardSchemaV1 } from "../receiver/standard-schema";
+import type { ReceiverLogger } from "../receiver/types";
 import type { RetrySchedule } from "../retry";
 import type { WebhookScheme } from "../schemes";
 import type { DeliveryLookup } from "./deliver";
