@@ -95,7 +95,9 @@ async function poolListener(
   const schedule = () => {
     if (closed) return;
     const delay = RECONNECT_MS[Math.min(failures, RECONNECT_MS.length - 1)];
-    retry = setTimeout(() => void (connecting = open()), delay);
+    retry = setTimeout(() => {
+      connecting = open();
+    }, delay);
     retry.unref?.();
   };
   const open = async () => {
