@@ -1,4 +1,6 @@
 export { backendName as cryptoBackend } from "./backend";
+export { type ClaimLoop, type ClaimLoopOptions, claimLoop } from "./engine/claim-loop";
+export { type MemoryDeliveries, type MemoryDeliveriesOptions, memoryDeliveries } from "./engine/memory";
 export type {
   Attempt,
   AttemptOutcome,
@@ -45,6 +47,16 @@ export {
 } from "./retry";
 export * from "./schemes";
 export type { SecretInput } from "./secrets";
+export {
+  type AttemptResult,
+  createDeliveryAgent,
+  type DeliverOptions,
+  type DeliveryAgent,
+  type DeliveryAgentOptions,
+  type DeliveryLookup,
+  deliver,
+  deliveryGuard,
+} from "./sender/deliver";
 export { DEFAULT_TOLERANCE_SECONDS, type Tolerance } from "./tolerance";
 export {
   type GenerateSecretOptions,

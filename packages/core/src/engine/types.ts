@@ -171,7 +171,9 @@ export interface DeliveryJob {
 /**
  * How an attempt ended, as the engine records it in one atomic step:
  * - the attempt is appended to the log, always (even when the lease was lost: the attempt did happen);
- * - the delivery moves to `next` and its endpoint takes `endpoint`'s changes, only while the lease still holds.
+ * - only while the lease still holds: the delivery moves to `next`, its `attempts` grows by one, its
+ *   `lastStatus`/`lastError` become the attempt's (absent ones cleared) and `lastAttemptAt` its `startedAt`; its
+ *   endpoint takes `endpoint`'s changes. The lease ends either way.
  */
 export interface Settlement {
   attempt: Omit<Attempt, "id" | "deliveryId" | "messageId" | "endpointId">;
@@ -201,13 +203,20 @@ export interface WorkOptions {
 
 /** A running worker. */
 export interface Worker {
-  /** Takes no new work, waits for what is in flight to settle, and gives back every timer and connection it took. */
+  /**
+   * Takes no new work, waits for what is in flight to settle, and gives back every timer and connection that
+   * `work` took (a LISTEN connection, a BullMQ worker and its connections), so that the process can exit.
+   */
   stop(): Promise<void>;
 }
 
 /**
  * Where a sender keeps its state and how due deliveries reach it. Each method is atomic on its own; the notes
  * say what each must guarantee.
+ *
+ * Whatever makes a delivery due now (`messages.enqueue`, `deliveries.requeue`, an endpoint enabled by
+ * `endpoints.update`) wakes this engine's idle workers at once, and those of other processes where the engine
+ * can (PostgreSQL's NOTIFY, a BullMQ job): a delivery waits for a poll only as a fallback.
  */
 export interface DeliveryStore {
   readonly endpoints: {
@@ -246,8 +255,12 @@ export interface DeliveryStore {
      * status; one under a live lease is left to its worker. Resolves how many were requeued.
      */
     requeue(filter: RequeueFilter): Promise<number>;
-    /** When the earliest `pending` delivery to an enabled endpoint is due; `undefined` when none is. */
-    nextDue(): Promise<number | undefined>;
+    /**
+     * In how many milliseconds (on the engine's clock) the earliest `pending` delivery to an enabled endpoint is
+     * due: 0 or less when one is due now, `undefined` when none is pending. A delivery under a lease counts as due
+     * when its lease ends. Relative, so that a caller never compares its own clock with the engine's.
+     */
+    dueIn(): Promise<number | undefined>;
   };
   readonly attempts: {
     /** Every attempt of a delivery, oldest first. */

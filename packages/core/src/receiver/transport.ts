@@ -1,6 +1,5 @@
-import ipaddr from "ipaddr.js";
-import { HooklineError } from "../errors";
 import type { HeaderReader } from "../headers";
+import { inRanges, parseAddress, parseRange } from "../net/addresses";
 
 /** The opt-in transport checks of a receiver. */
 export interface TransportOptions {
@@ -31,25 +30,11 @@ export interface TransportFacts {
   header: HeaderReader;
 }
 
-type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
-
-function parseRange(entry: string): Range {
-  try {
-    if (entry.includes("/")) return ipaddr.parseCIDR(entry);
-    const address = ipaddr.parse(entry);
-    return [address, address.kind() === "ipv4" ? 32 : 128];
-  } catch (cause) {
-    throw new HooklineError("invalid_option", `allowIps: ${JSON.stringify(entry)} is not an IP address or CIDR range`, {
-      cause,
-    });
-  }
-}
-
 /** Builds the transport check; `undefined` means it passes, else the code to refuse with. */
 export function transportCheck(
   options: TransportOptions,
 ): (facts: TransportFacts) => "https_required" | "ip_not_allowed" | undefined {
-  const ranges = options.allowIps?.map(parseRange);
+  const ranges = options.allowIps?.map((entry) => parseRange(entry, "allowIps"));
   const trustProxy = options.trustProxy ?? false;
   return ({ url, remoteAddress, header }) => {
     if (options.requireHttps) {
@@ -59,11 +44,8 @@ export function transportCheck(
     }
     if (ranges) {
       const address = (trustProxy ? header("x-forwarded-for")?.split(",").pop()?.trim() : undefined) ?? remoteAddress;
-      if (!address || !ipaddr.isValid(address)) return "ip_not_allowed";
-      const parsed = ipaddr.process(address);
-      if (!ranges.some(([range, bits]) => range.kind() === parsed.kind() && parsed.match(range, bits))) {
-        return "ip_not_allowed";
-      }
+      const parsed = address && parseAddress(address);
+      if (!parsed || !inRanges(parsed, ranges)) return "ip_not_allowed";
     }
     return undefined;
   };
