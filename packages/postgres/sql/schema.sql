@@ -35,14 +35,17 @@ CREATE INDEX IF NOT EXISTS "hookline_dead_letters_first_failed_at" ON "hookline_
 -- The sender (postgresDeliveries): endpoints, messages, one delivery per message and endpoint, the attempt log.
 CREATE TABLE IF NOT EXISTS "hookline_endpoints" (
   id text PRIMARY KEY,
+  -- Insertion order: ties on created_at list in the order they were stored.
+  seq bigint GENERATED ALWAYS AS IDENTITY,
   url text NOT NULL,
   tenant text,
   -- NULL: every event type.
   types text[],
-  headers jsonb NOT NULL,
-  metadata jsonb NOT NULL,
+  -- json, not jsonb: returned exactly as given (key order included).
+  headers json NOT NULL,
+  metadata json NOT NULL,
   -- [{ "secret": "whsec_…", "expiresAt": 1700000000000 }], newest first.
-  secrets jsonb NOT NULL,
+  secrets json NOT NULL,
   disabled boolean NOT NULL DEFAULT false,
   disabled_reason text,
   failing_since timestamptz,
@@ -55,7 +58,7 @@ CREATE TABLE IF NOT EXISTS "hookline_endpoints" (
   updated_at timestamptz NOT NULL
 );
 
-CREATE INDEX IF NOT EXISTS "hookline_endpoints_tenant" ON "hookline_endpoints" (tenant, created_at, id);
+CREATE INDEX IF NOT EXISTS "hookline_endpoints_tenant" ON "hookline_endpoints" (tenant, created_at, seq);
 
 CREATE INDEX IF NOT EXISTS "hookline_endpoints_claimed_at" ON "hookline_endpoints" (claimed_at) WHERE NOT disabled;
 
@@ -73,6 +76,7 @@ CREATE INDEX IF NOT EXISTS "hookline_messages_created_at" ON "hookline_messages"
 
 CREATE TABLE IF NOT EXISTS "hookline_deliveries" (
   id text PRIMARY KEY,
+  seq bigint GENERATED ALWAYS AS IDENTITY,
   message_id text NOT NULL REFERENCES "hookline_messages" (id) ON DELETE CASCADE,
   -- No foreign key: a deleted endpoint's deliveries stay, failed, as history.
   endpoint_id text NOT NULL,
@@ -91,20 +95,19 @@ CREATE TABLE IF NOT EXISTS "hookline_deliveries" (
   updated_at timestamptz NOT NULL
 );
 
-CREATE INDEX IF NOT EXISTS "hookline_deliveries_next_attempt_at" ON "hookline_deliveries" (next_attempt_at)
-  WHERE status = 'pending';
-
 CREATE INDEX IF NOT EXISTS "hookline_deliveries_due" ON "hookline_deliveries" (endpoint_id, next_attempt_at)
   WHERE status = 'pending';
 
 CREATE INDEX IF NOT EXISTS "hookline_deliveries_message_id" ON "hookline_deliveries" (message_id);
 
-CREATE INDEX IF NOT EXISTS "hookline_deliveries_endpoint_id" ON "hookline_deliveries" (endpoint_id, created_at, id);
+CREATE INDEX IF NOT EXISTS "hookline_deliveries_endpoint_id" ON "hookline_deliveries" (endpoint_id, created_at, seq);
 
-CREATE INDEX IF NOT EXISTS "hookline_deliveries_created_at" ON "hookline_deliveries" (created_at, id);
+CREATE INDEX IF NOT EXISTS "hookline_deliveries_created_at" ON "hookline_deliveries" (created_at, seq);
 
 CREATE TABLE IF NOT EXISTS "hookline_attempts" (
   id text PRIMARY KEY,
+  -- The log's order.
+  seq bigint GENERATED ALWAYS AS IDENTITY,
   delivery_id text NOT NULL REFERENCES "hookline_deliveries" (id) ON DELETE CASCADE,
   message_id text NOT NULL,
   endpoint_id text NOT NULL,
@@ -116,4 +119,4 @@ CREATE TABLE IF NOT EXISTS "hookline_attempts" (
   error text
 );
 
-CREATE INDEX IF NOT EXISTS "hookline_attempts_delivery_id" ON "hookline_attempts" (delivery_id, started_at, id);
+CREATE INDEX IF NOT EXISTS "hookline_attempts_delivery_id" ON "hookline_attempts" (delivery_id, seq);

@@ -1,5 +1,7 @@
 import {
   type Attempt,
+  type ClaimLoop,
+  claimLoop,
   claimToken,
   type Delivery,
   type DeliveryJob,
@@ -22,7 +24,7 @@ import {
   transactionDriver,
 } from "./client";
 import { deliveryStatements } from "./delivery-statements";
-import { type Listener, listen } from "./listen";
+import { canListen, type Listener, listen } from "./listen";
 import { DEFAULT_DELIVERY_PREFIX, deliverySchema, deliveryTables, migration } from "./schema";
 import { positive } from "./store";
 
@@ -71,36 +73,85 @@ export interface PostgresDeliveries extends DeliveryStore {
 // What a delivery job, endpoint, … look like on the wire: their JSON, with null for absent optional fields.
 type Row = Record<string, unknown>;
 
-/** Drops the null fields of a row, which the domain types leave out. */
-function present<T>(row: Row): T {
+/**
+ * The row's fields in the order given, without the null ones (which the domain types leave out). A fixed order
+ * keeps what is returned equal, as JSON text, to what the sender built: required fields first, optional ones after.
+ */
+function present<T>(row: Row, order: readonly string[]): T {
   const result: Row = {};
-  for (const [key, value] of Object.entries(row)) if (value !== null) result[key] = value;
+  for (const key of order) if (row[key] !== null && row[key] !== undefined) result[key] = row[key];
   return result as T;
 }
+
+const ENDPOINT_FIELDS = [
+  "id",
+  "url",
+  "headers",
+  "metadata",
+  "secrets",
+  "disabled",
+  "createdAt",
+  "updatedAt",
+  "tenant",
+  "types",
+  "disabledReason",
+  "failingSince",
+] as const satisfies readonly (keyof Endpoint)[];
+const MESSAGE_FIELDS = ["id", "type", "payload", "createdAt", "tenant"] as const satisfies readonly (keyof Message)[];
+const DELIVERY_FIELDS = [
+  "id",
+  "messageId",
+  "endpointId",
+  "status",
+  "attempts",
+  "createdAt",
+  "updatedAt",
+  "nextAttemptAt",
+  "lastStatus",
+  "lastError",
+  "lastAttemptAt",
+] as const satisfies readonly (keyof Delivery)[];
+const ATTEMPT_FIELDS = [
+  "id",
+  "deliveryId",
+  "messageId",
+  "endpointId",
+  "startedAt",
+  "durationMs",
+  "outcome",
+  "status",
+  "responseBody",
+  "error",
+] as const satisfies readonly (keyof Attempt)[];
 
 /** A json column from any driver: parsed already, or its text (a port over a driver that does not parse json). */
 function json<T>(value: unknown): T {
   return (typeof value === "string" ? JSON.parse(value) : value) as T;
 }
 
-const endpointFrom = (row: Row): Endpoint => present<Endpoint>(row);
-const deliveryFrom = (row: Row): Delivery => present<Delivery>(row);
-const messageFrom = (row: Row): Message => present<Message>(row);
-const attemptFrom = (row: Row): Attempt => present<Attempt>(row);
+const endpointFrom = (row: Row): Endpoint => present<Endpoint>(row, ENDPOINT_FIELDS);
+const deliveryFrom = (row: Row): Delivery => present<Delivery>(row, DELIVERY_FIELDS);
+const messageFrom = (row: Row): Message => present<Message>(row, MESSAGE_FIELDS);
+const attemptFrom = (row: Row): Attempt => present<Attempt>(row, ATTEMPT_FIELDS);
 
-// A cursor is the last item's creation time and id: stable while rows come and go.
-const cursorOf = (item: { createdAt: number; id: string }) => `${item.createdAt}:${item.id}`;
+// A cursor is the last item's creation time and insertion number: stable while rows come and go.
 function parseCursor(cursor: string | undefined): [number | null, string | null] {
   if (cursor === undefined) return [null, null];
-  const split = cursor.indexOf(":");
-  const time = Number(cursor.slice(0, split));
-  if (split < 1 || !Number.isFinite(time)) {
+  const match = /^(-?\d+(?:\.\d+)?):(\d+)$/.exec(cursor);
+  if (!match) {
     throw new HooklineError(
       "invalid_option",
       `cursor must be one returned by a listing, got ${JSON.stringify(cursor)}`,
     );
   }
-  return [time, cursor.slice(split + 1)];
+  return [Number(match[1]), match[2] as string];
+}
+
+/** A page of `size` items from `rows` (fetched one more than `size`, to know whether more follow). */
+function page<Item>(rows: Row[], size: number, from: (row: Row) => Item): Page<Item> {
+  const items = rows.slice(0, size).map(from);
+  const last = rows[size - 1];
+  return rows.length > size && last ? { items, cursor: `${last.createdAt}:${last.seq}` } : { items };
 }
 
 function limitOf(limit: number | undefined, max: number): number {
@@ -136,6 +187,8 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
   const sql = deliveryStatements(tables);
   const channel = tables.deliveries.name;
   const listeners = new Set<Listener>();
+  // This process's workers: woken directly by its own enqueues, without waiting for the notification.
+  const loops = new Set<ClaimLoop>();
 
   const rows = async (statement: string, params: SqlParameter[] = [], on: Database = db) =>
     (await on.query(statement, params)).map((row) => json<Row>(row[0]));
@@ -146,6 +199,7 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
   let notifying: Promise<void> | undefined;
   let notifyAgain = false;
   const notify = () => {
+    for (const loop of loops) loop.wake();
     if (notifying) {
       notifyAgain = true;
       return;
@@ -153,10 +207,16 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
     notifying = (async () => {
       do {
         notifyAgain = false;
-        await db.query("SELECT pg_notify($1::text, '')", [channel]).catch(() => {});
+        await db.query("SELECT pg_notify($1::text, '')", [channel]).catch(() => {}); // workers poll too
       } while (notifyAgain);
       notifying = undefined;
     })();
+  };
+
+  const dueIn = async (perKey: number | null): Promise<number | undefined> => {
+    const [row] = await db.query(sql.dueIn, [perKey]);
+    const due = row?.[0];
+    return due === null || due === undefined ? undefined : Number(due);
   };
 
   const claim = async (limit: number, perKey: number, leaseMs: number): Promise<DeliveryJob[]> =>
@@ -195,8 +255,7 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
       async list({ tenant, limit, cursor } = {}) {
         const size = limitOf(limit, 1000);
         const [time, id] = parseCursor(cursor);
-        const items = (await rows(sql.listEndpoints, [tenant ?? null, size + 1, time, id])).map(endpointFrom);
-        return page(items, size);
+        return page(await rows(sql.listEndpoints, [tenant ?? null, size + 1, time, id]), size, endpointFrom);
       },
       async update(id, patch) {
         const [row] = await rows(sql.updateEndpoint, [id, jsonOf(patch)]);
@@ -260,10 +319,15 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
       async list({ messageId, endpointId, status, limit, cursor } = {}) {
         const size = limitOf(limit, 1000);
         const [time, id] = parseCursor(cursor);
-        const items = (
-          await rows(sql.listDeliveries, [messageId ?? null, endpointId ?? null, status ?? null, size + 1, time, id])
-        ).map(deliveryFrom);
-        return page(items, size);
+        const found = await rows(sql.listDeliveries, [
+          messageId ?? null,
+          endpointId ?? null,
+          status ?? null,
+          size + 1,
+          time,
+          id,
+        ]);
+        return page(found, size, deliveryFrom);
       },
       async requeue(filter) {
         const byIds = "deliveryIds" in filter;
@@ -276,13 +340,11 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
           byIds ? filter.deliveryIds.length : filter.limit,
           channel,
         ]);
-        return Number(row?.[0] ?? 0);
+        const requeued = Number(row?.[0] ?? 0);
+        if (requeued > 0) for (const loop of loops) loop.wake();
+        return requeued;
       },
-      async nextDue() {
-        const [row] = await db.query(sql.nextDue);
-        const due = row?.[0];
-        return due === null || due === undefined ? undefined : Number(due);
-      },
+      dueIn: () => dueIn(null),
     },
     attempts: {
       async list(deliveryId) {
@@ -290,14 +352,46 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
       },
     },
     work(processor: Processor<DeliveryJob, Settlement>, work: WorkOptions): Worker {
-      void processor;
-      void work;
-      void claim;
-      void settle;
-      void pollMs;
-      void listen;
-      void listeners;
-      throw new Error("not wired yet");
+      const { concurrency, perKeyConcurrency, leaseMs, onError } = work;
+      for (const [name, value] of Object.entries({ perKeyConcurrency, leaseMs })) {
+        if (!(Number.isInteger(value) && value >= 1)) {
+          throw new HooklineError("invalid_option", `${name} must be a whole number ≥ 1, got ${value}`);
+        }
+      }
+      const report = (error: unknown) => onError?.(error);
+      const loop = claimLoop<DeliveryJob>({
+        concurrency,
+        pollMs: pollMs ?? (canListen(options.client) ? 10_000 : 1_000),
+        claim: (limit) => claim(limit, perKeyConcurrency, leaseMs),
+        run: async (job) => {
+          await settle(job, await processor(job));
+        },
+        dueIn: () => dueIn(perKeyConcurrency),
+        onError: report,
+      });
+      loops.add(loop);
+      let stopping = false;
+      let listener: Listener | undefined;
+      const listening = listen(options.client, channel, loop.wake, report).then(
+        (subscribed) => {
+          listener = subscribed;
+          if (subscribed) listeners.add(subscribed);
+        },
+        report, // the worker polls
+      );
+      return {
+        async stop() {
+          if (stopping) return;
+          stopping = true;
+          loops.delete(loop);
+          await loop.stop();
+          await listening;
+          if (listener) {
+            listeners.delete(listener);
+            await listener.close();
+          }
+        },
+      };
     },
     async migrate() {
       await db.query(migration(deliverySchema(tables)));
@@ -318,10 +412,4 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
     },
   };
   return Object.assign(store, { claim, settle }) as PostgresDeliveries;
-}
-
-function page<Item extends { createdAt: number; id: string }>(items: Item[], size: number): Page<Item> {
-  if (items.length <= size) return { items };
-  const shown = items.slice(0, size);
-  return { items: shown, cursor: cursorOf(shown[shown.length - 1]!) };
 }

@@ -11,7 +11,8 @@ const later = (parameter: string) => `statement_timestamp() + ${parameter}::floa
 const endpointJson = (e: string) => `json_build_object(
   'id', ${e}.id, 'url', ${e}.url, 'tenant', ${e}.tenant, 'types', ${e}.types, 'headers', ${e}.headers,
   'metadata', ${e}.metadata, 'secrets', ${e}.secrets, 'disabled', ${e}.disabled, 'disabledReason', ${e}.disabled_reason,
-  'failingSince', ${ms(`${e}.failing_since`)}, 'createdAt', ${ms(`${e}.created_at`)}, 'updatedAt', ${ms(`${e}.updated_at`)})`;
+  'failingSince', ${ms(`${e}.failing_since`)}, 'createdAt', ${ms(`${e}.created_at`)}, 'updatedAt', ${ms(`${e}.updated_at`)},
+  'seq', ${e}.seq)`;
 
 const messageJson = (m: string) => `json_build_object(
   'id', ${m}.id, 'type', ${m}.type, 'tenant', ${m}.tenant, 'payload', ${m}.payload, 'createdAt', ${ms(`${m}.created_at`)})`;
@@ -20,7 +21,7 @@ const deliveryJson = (d: string) => `json_build_object(
   'id', ${d}.id, 'messageId', ${d}.message_id, 'endpointId', ${d}.endpoint_id, 'status', ${d}.status,
   'attempts', ${d}.attempts, 'nextAttemptAt', ${ms(`${d}.next_attempt_at`)}, 'lastStatus', ${d}.last_status,
   'lastError', ${d}.last_error, 'lastAttemptAt', ${ms(`${d}.last_attempt_at`)}, 'createdAt', ${ms(`${d}.created_at`)},
-  'updatedAt', ${ms(`${d}.updated_at`)})`;
+  'updatedAt', ${ms(`${d}.updated_at`)}, 'seq', ${d}.seq)`;
 
 const attemptJson = (a: string) => `json_build_object(
   'id', ${a}.id, 'deliveryId', ${a}.delivery_id, 'messageId', ${a}.message_id, 'endpointId', ${a}.endpoint_id,
@@ -29,7 +30,8 @@ const attemptJson = (a: string) => `json_build_object(
 
 // A patch field applies when its key is present (null clears it).
 const patched = (column: string, key: string, value: string) =>
-  `CASE WHEN jsonb_exists($2::jsonb, '${key}') THEN ${value} ELSE ${column} END`;
+  `CASE WHEN jsonb_exists($2::text::jsonb, '${key}') THEN ${value} ELSE ${column} END`;
+const patch = "($2::text::json)";
 
 /** The engine's statements, for its tables; `channel` is the NOTIFY channel that wakes idle workers. */
 export function deliveryStatements(tables: DeliveryTables) {
@@ -49,34 +51,34 @@ export function deliveryStatements(tables: DeliveryTables) {
     createEndpoint: `INSERT INTO ${e} (id, url, tenant, types, headers, metadata, secrets, disabled, disabled_reason,
   failing_since, created_at, updated_at)
 SELECT p->>'id', p->>'url', p->>'tenant',
-  CASE WHEN jsonb_typeof(p->'types') = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(p->'types')) END,
+  CASE WHEN json_typeof(p->'types') = 'array' THEN ARRAY(SELECT json_array_elements_text(p->'types')) END,
   coalesce(p->'headers', '{}'), coalesce(p->'metadata', '{}'), coalesce(p->'secrets', '[]'),
   coalesce((p->>'disabled')::boolean, false), p->>'disabledReason', ${at("(p->>'failingSince')")},
   ${at("(p->>'createdAt')")}, ${at("(p->>'updatedAt')")}
-FROM (SELECT $1::jsonb AS p) input
+FROM (SELECT $1::text::json AS p) input
 ON CONFLICT (id) DO NOTHING
 RETURNING true`,
     getEndpoint: `SELECT ${endpointJson("e")} FROM ${e} e WHERE e.id = $1::text`,
     listEndpoints: `SELECT ${endpointJson("e")} FROM ${e} e
 WHERE ($1::text IS NULL OR e.tenant = $1::text)
-  AND ($3::float8 IS NULL OR (e.created_at, e.id) > (${at("$3")}, $4::text))
-ORDER BY e.created_at, e.id
+  AND ($3::float8 IS NULL OR (e.created_at, e.seq) > (${at("$3")}, $4::bigint))
+ORDER BY e.created_at, e.seq
 LIMIT $2::integer`,
     // $2 is the patch; a delivery waiting for a re-enabled endpoint is claimable again at once (it is due).
     updateEndpoint: `UPDATE ${e} AS e SET
-  url = ${patched("url", "url", "$2::jsonb->>'url'")},
-  tenant = ${patched("tenant", "tenant", "$2::jsonb->>'tenant'")},
+  url = ${patched("url", "url", `${patch}->>'url'`)},
+  tenant = ${patched("tenant", "tenant", `${patch}->>'tenant'`)},
   types = ${patched(
     "types",
     "types",
-    "CASE WHEN jsonb_typeof($2::jsonb->'types') = 'array' THEN ARRAY(SELECT jsonb_array_elements_text($2::jsonb->'types')) END",
+    `CASE WHEN json_typeof(${patch}->'types') = 'array' THEN ARRAY(SELECT json_array_elements_text(${patch}->'types')) END`,
   )},
-  headers = ${patched("headers", "headers", "coalesce($2::jsonb->'headers', '{}')")},
-  metadata = ${patched("metadata", "metadata", "coalesce($2::jsonb->'metadata', '{}')")},
-  secrets = ${patched("secrets", "secrets", "coalesce($2::jsonb->'secrets', '[]')")},
-  disabled = ${patched("disabled", "disabled", "coalesce(($2::jsonb->>'disabled')::boolean, false)")},
-  disabled_reason = ${patched("disabled_reason", "disabledReason", "$2::jsonb->>'disabledReason'")},
-  failing_since = ${patched("failing_since", "failingSince", at("($2::jsonb->>'failingSince')"))},
+  headers = ${patched("headers", "headers", `coalesce(${patch}->'headers', '{}')`)},
+  metadata = ${patched("metadata", "metadata", `coalesce(${patch}->'metadata', '{}')`)},
+  secrets = ${patched("secrets", "secrets", `coalesce(${patch}->'secrets', '[]')`)},
+  disabled = ${patched("disabled", "disabled", `coalesce((${patch}->>'disabled')::boolean, false)`)},
+  disabled_reason = ${patched("disabled_reason", "disabledReason", `${patch}->>'disabledReason'`)},
+  failing_since = ${patched("failing_since", "failingSince", at(`(${patch}->>'failingSince')`))},
   updated_at = statement_timestamp()
 WHERE e.id = $1::text
 RETURNING ${endpointJson("e")}`,
@@ -101,33 +103,33 @@ SELECT (SELECT count(*) FROM gone)::integer, (SELECT count(*) FROM ended)::integ
   INSERT INTO ${d} (id, message_id, endpoint_id, status, attempts, next_attempt_at, created_at, updated_at)
   SELECT input.id, message.id, input."endpointId", 'pending', 0, statement_timestamp(), ${at('input."createdAt"')},
     ${at('input."createdAt"')}
-  FROM message, jsonb_to_recordset($7::jsonb) AS input(id text, "endpointId" text, "createdAt" float8)
+  FROM message, jsonb_to_recordset($7::text::jsonb) AS input(id text, "endpointId" text, "createdAt" float8)
   RETURNING *
 ), woken AS (
   SELECT pg_notify($6::text, '') FROM message WHERE $6::text IS NOT NULL
 )
 SELECT json_build_object(
   'message', (SELECT ${messageJson("message")} FROM message),
-  'deliveries', coalesce((SELECT json_agg(${deliveryJson("created")} ORDER BY created.id) FROM created), '[]'),
+  'deliveries', coalesce((SELECT json_agg(${deliveryJson("created")} ORDER BY created.seq) FROM created), '[]'),
   'woken', (SELECT count(*) FROM woken))`,
     getMessage: `SELECT ${messageJson("m")} FROM ${m} m WHERE m.id = $1::text`,
-    messageDeliveries: `SELECT ${deliveryJson("d")} FROM ${d} d WHERE d.message_id = $1::text ORDER BY d.id`,
+    messageDeliveries: `SELECT ${deliveryJson("d")} FROM ${d} d WHERE d.message_id = $1::text ORDER BY d.seq`,
 
     getDelivery: `SELECT ${deliveryJson("d")} FROM ${d} d WHERE d.id = $1::text`,
     listDeliveries: `SELECT ${deliveryJson("d")} FROM ${d} d
 WHERE ($1::text IS NULL OR d.message_id = $1::text)
   AND ($2::text IS NULL OR d.endpoint_id = $2::text)
   AND ($3::text IS NULL OR d.status = $3::text)
-  AND ($5::float8 IS NULL OR (d.created_at, d.id) < (${at("$5")}, $6::text))
-ORDER BY d.created_at DESC, d.id DESC
+  AND ($5::float8 IS NULL OR (d.created_at, d.seq) < (${at("$5")}, $6::bigint))
+ORDER BY d.created_at DESC, d.seq DESC
 LIMIT $4::integer`,
     // By ids ($1) or an endpoint's in a time range ($2–$6); one under a live lease stays with its worker.
     requeue: `WITH chosen AS (
   SELECT d.id FROM ${d} d
-  WHERE (d.id IN (SELECT jsonb_array_elements_text($1::jsonb)) OR (d.endpoint_id = $2::text AND d.created_at >= ${at("$3")}
+  WHERE (d.id IN (SELECT jsonb_array_elements_text($1::text::jsonb)) OR (d.endpoint_id = $2::text AND d.created_at >= ${at("$3")}
       AND ($4::float8 IS NULL OR d.created_at < ${at("$4")}) AND ($5::text IS NULL OR d.status = $5::text)))
     AND NOT (d.status = 'pending' AND d.lease_expires_at > statement_timestamp())
-  ORDER BY d.created_at, d.id
+  ORDER BY d.created_at, d.seq
   LIMIT $6::integer
 ), requeued AS (
   UPDATE ${d} d SET status = 'pending', attempts = 0, next_attempt_at = statement_timestamp(), lease_expires_at = NULL,
@@ -139,10 +141,17 @@ LIMIT $4::integer`,
   SELECT pg_notify($7::text, '') WHERE $7::text IS NOT NULL AND EXISTS (SELECT 1 FROM requeued)
 )
 SELECT (SELECT count(*) FROM requeued)::integer, (SELECT count(*) FROM woken)::integer`,
-    nextDue: `SELECT ${ms("min(d.next_attempt_at)")} FROM ${d} d JOIN ${e} e ON e.id = d.endpoint_id
-WHERE d.status = 'pending' AND NOT e.disabled`,
+    // Per enabled endpoint, its earliest pending delivery (a leased one is due when its lease ends): one index probe
+    // per endpoint rather than a scan of every pending delivery. $1, when given, leaves out the endpoints already
+    // at that many live leases: a worker held back by them waits for a lease to end, not for a poll.
+    dueIn: `SELECT extract(epoch FROM min(first.next_attempt_at) - statement_timestamp())::float8 * 1000
+FROM ${e} e CROSS JOIN LATERAL (
+  SELECT d.next_attempt_at FROM ${d} d WHERE d.endpoint_id = e.id AND d.status = 'pending'
+  ORDER BY d.next_attempt_at LIMIT 1
+) first
+WHERE NOT e.disabled AND ($1::integer IS NULL OR ${liveLeases("e.leases")} < $1::integer)`,
 
-    listAttempts: `SELECT ${attemptJson("a")} FROM ${a} a WHERE a.delivery_id = $1::text ORDER BY a.started_at, a.id`,
+    listAttempts: `SELECT ${attemptJson("a")} FROM ${a} a WHERE a.delivery_id = $1::text ORDER BY a.seq`,
 
     // The dispatcher's claim, in one statement:
     // 1. lock enabled endpoints that have due deliveries and room under perKeyConcurrency ($2), least recently
@@ -210,33 +219,33 @@ ORDER BY claimed.next_attempt_at`,
     settle: `WITH attempt AS (
   INSERT INTO ${a} (id, delivery_id, message_id, endpoint_id, started_at, duration_ms, outcome, status, response_body,
     error)
-  SELECT $6::text, d.id, d.message_id, d.endpoint_id, ${at("($3::jsonb->>'startedAt')")},
-    ($3::jsonb->>'durationMs')::float8, $3::jsonb->>'outcome', ($3::jsonb->>'status')::integer,
-    $3::jsonb->>'responseBody', $3::jsonb->>'error'
+  SELECT $6::text, d.id, d.message_id, d.endpoint_id, ${at("($3::text::jsonb->>'startedAt')")},
+    ($3::text::jsonb->>'durationMs')::float8, $3::text::jsonb->>'outcome', ($3::text::jsonb->>'status')::integer,
+    $3::text::jsonb->>'responseBody', $3::text::jsonb->>'error'
   FROM ${d} d WHERE d.id = $1::text
   RETURNING true
 ), settled AS (
   UPDATE ${d} d SET
-    status = $4::jsonb->>'status',
+    status = $4::text::jsonb->>'status',
     attempts = d.attempts + 1,
-    next_attempt_at = CASE WHEN $4::jsonb->>'status' = 'pending' THEN ${later("($4::jsonb->>'delayMs')")} END,
+    next_attempt_at = CASE WHEN $4::text::jsonb->>'status' = 'pending' THEN ${later("($4::text::jsonb->>'delayMs')")} END,
     lease_expires_at = NULL,
-    last_status = ($3::jsonb->>'status')::integer,
-    last_error = $3::jsonb->>'error',
-    last_attempt_at = ${at("($3::jsonb->>'startedAt')")},
+    last_status = ($3::text::jsonb->>'status')::integer,
+    last_error = $3::text::jsonb->>'error',
+    last_attempt_at = ${at("($3::text::jsonb->>'startedAt')")},
     updated_at = statement_timestamp()
   WHERE d.id = $1::text AND d.status = 'pending' AND d.lease_token = $2::text
     AND d.lease_expires_at > statement_timestamp()
   RETURNING d.endpoint_id
 ), changed AS (
   UPDATE ${e} e SET
-    failing_since = CASE WHEN jsonb_exists($5::jsonb, 'failingSince') THEN ${at("($5::jsonb->>'failingSince')")}
+    failing_since = CASE WHEN jsonb_exists($5::text::jsonb, 'failingSince') THEN ${at("($5::text::jsonb->>'failingSince')")}
       ELSE e.failing_since END,
-    disabled = e.disabled OR jsonb_exists($5::jsonb, 'disable'),
-    disabled_reason = CASE WHEN jsonb_exists($5::jsonb, 'disable') THEN $5::jsonb->'disable'->>'reason'
+    disabled = e.disabled OR jsonb_exists($5::text::jsonb, 'disable'),
+    disabled_reason = CASE WHEN jsonb_exists($5::text::jsonb, 'disable') THEN $5::text::jsonb->'disable'->>'reason'
       ELSE e.disabled_reason END,
     updated_at = statement_timestamp()
-  FROM settled WHERE e.id = settled.endpoint_id AND $5::jsonb IS NOT NULL
+  FROM settled WHERE e.id = settled.endpoint_id AND $5::text::jsonb IS NOT NULL
   RETURNING true
 )
 SELECT (SELECT count(*) FROM settled)::integer, (SELECT count(*) FROM attempt)::integer,

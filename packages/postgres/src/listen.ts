@@ -15,6 +15,15 @@ interface PgNotifyingClient {
 
 const quote = (channel: string) => `"${channel.replaceAll('"', '""')}"`;
 
+/** Whether {@link listen} can subscribe through `client` (else its workers poll). */
+export function canListen(client: PostgresClient): boolean {
+  const candidate = client as unknown as Record<string, unknown>;
+  return (
+    typeof candidate.listen === "function" ||
+    (typeof candidate.connect === "function" && typeof candidate.on === "function")
+  );
+}
+
 /**
  * Calls `wake` on every notification on `channel`, and once more whenever the subscription is (re)established, so
  * that nothing notified while it was down waits for a poll. Resolves `undefined` for a client that cannot

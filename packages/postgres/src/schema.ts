@@ -101,14 +101,17 @@ export function deliverySchema({ endpoints, messages, deliveries, attempts }: De
   return [
     `CREATE TABLE IF NOT EXISTS ${endpoints.sql} (
   id text PRIMARY KEY,
+  -- Insertion order: ties on created_at list in the order they were stored.
+  seq bigint GENERATED ALWAYS AS IDENTITY,
   url text NOT NULL,
   tenant text,
   -- NULL: every event type.
   types text[],
-  headers jsonb NOT NULL,
-  metadata jsonb NOT NULL,
+  -- json, not jsonb: returned exactly as given (key order included).
+  headers json NOT NULL,
+  metadata json NOT NULL,
   -- [{ "secret": "whsec_…", "expiresAt": 1700000000000 }], newest first.
-  secrets jsonb NOT NULL,
+  secrets json NOT NULL,
   disabled boolean NOT NULL DEFAULT false,
   disabled_reason text,
   failing_since timestamptz,
@@ -120,7 +123,7 @@ export function deliverySchema({ endpoints, messages, deliveries, attempts }: De
   created_at timestamptz NOT NULL,
   updated_at timestamptz NOT NULL
 )`,
-    `CREATE INDEX IF NOT EXISTS ${endpoints.index("tenant")} ON ${endpoints.sql} (tenant, created_at, id)`,
+    `CREATE INDEX IF NOT EXISTS ${endpoints.index("tenant")} ON ${endpoints.sql} (tenant, created_at, seq)`,
     `CREATE INDEX IF NOT EXISTS ${endpoints.index("claimed_at")} ON ${endpoints.sql} (claimed_at) WHERE NOT disabled`,
     `CREATE TABLE IF NOT EXISTS ${messages.sql} (
   -- The webhook-id of every delivery, and the key of idempotent enqueue.
@@ -134,6 +137,7 @@ export function deliverySchema({ endpoints, messages, deliveries, attempts }: De
     `CREATE INDEX IF NOT EXISTS ${messages.index("created_at")} ON ${messages.sql} (created_at)`,
     `CREATE TABLE IF NOT EXISTS ${deliveries.sql} (
   id text PRIMARY KEY,
+  seq bigint GENERATED ALWAYS AS IDENTITY,
   message_id text NOT NULL REFERENCES ${messages.sql} (id) ON DELETE CASCADE,
   -- No foreign key: a deleted endpoint's deliveries stay, failed, as history.
   endpoint_id text NOT NULL,
@@ -151,17 +155,16 @@ export function deliverySchema({ endpoints, messages, deliveries, attempts }: De
   created_at timestamptz NOT NULL,
   updated_at timestamptz NOT NULL
 )`,
-    // nextDue(): the earliest due delivery of all.
-    `CREATE INDEX IF NOT EXISTS ${deliveries.index("next_attempt_at")} ON ${deliveries.sql} (next_attempt_at)
-  WHERE status = 'pending'`,
-    // The dispatcher's: an endpoint's due deliveries, oldest first.
+    // The dispatcher's and dueIn's: an endpoint's due deliveries, oldest first.
     `CREATE INDEX IF NOT EXISTS ${deliveries.index("due")} ON ${deliveries.sql} (endpoint_id, next_attempt_at)
   WHERE status = 'pending'`,
     `CREATE INDEX IF NOT EXISTS ${deliveries.index("message_id")} ON ${deliveries.sql} (message_id)`,
-    `CREATE INDEX IF NOT EXISTS ${deliveries.index("endpoint_id")} ON ${deliveries.sql} (endpoint_id, created_at, id)`,
-    `CREATE INDEX IF NOT EXISTS ${deliveries.index("created_at")} ON ${deliveries.sql} (created_at, id)`,
+    `CREATE INDEX IF NOT EXISTS ${deliveries.index("endpoint_id")} ON ${deliveries.sql} (endpoint_id, created_at, seq)`,
+    `CREATE INDEX IF NOT EXISTS ${deliveries.index("created_at")} ON ${deliveries.sql} (created_at, seq)`,
     `CREATE TABLE IF NOT EXISTS ${attempts.sql} (
   id text PRIMARY KEY,
+  -- The log's order.
+  seq bigint GENERATED ALWAYS AS IDENTITY,
   delivery_id text NOT NULL REFERENCES ${deliveries.sql} (id) ON DELETE CASCADE,
   message_id text NOT NULL,
   endpoint_id text NOT NULL,
@@ -172,7 +175,7 @@ export function deliverySchema({ endpoints, messages, deliveries, attempts }: De
   response_body text,
   error text
 )`,
-    `CREATE INDEX IF NOT EXISTS ${attempts.index("delivery_id")} ON ${attempts.sql} (delivery_id, started_at, id)`,
+    `CREATE INDEX IF NOT EXISTS ${attempts.index("delivery_id")} ON ${attempts.sql} (delivery_id, seq)`,
   ];
 }
 
