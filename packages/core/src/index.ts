@@ -26,6 +26,7 @@ export {
   HooklineError,
   type HooklineErrorCode,
   type ReceiverErrorCode,
+  type SenderErrorCode,
   WebhookVerificationError,
   type WebhookVerificationErrorCode,
 } from "./errors";
@@ -39,6 +40,7 @@ export {
   type DeliveryResult,
   type ExponentialBackoffOptions,
   exponentialBackoff,
+  type FixedScheduleOptions,
   fixedSchedule,
   type Jitter,
   nextDelay,
@@ -47,16 +49,7 @@ export {
 } from "./retry";
 export * from "./schemes";
 export type { SecretInput } from "./secrets";
-export {
-  type AttemptResult,
-  createDeliveryAgent,
-  type DeliverOptions,
-  type DeliveryAgent,
-  type DeliveryAgentOptions,
-  type DeliveryLookup,
-  deliver,
-  deliveryGuard,
-} from "./sender/deliver";
+export * from "./sender";
 export { DEFAULT_TOLERANCE_SECONDS, type Tolerance } from "./tolerance";
 export {
   type GenerateSecretOptions,

@@ -115,6 +115,8 @@ export function claimLoop<Job>(options: ClaimLoopOptions<Job>): ClaimLoop {
     timer = undefined;
     pumping = round().finally(() => {
       pumping = undefined;
+      // A wake that came after the round's last look.
+      if (again) pump();
     });
   }
 

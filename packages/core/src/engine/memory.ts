@@ -341,7 +341,7 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
     },
 
     work(processor, options) {
-      const { concurrency, perKeyConcurrency, leaseMs, onError } = options;
+      const { concurrency, perKeyConcurrency, leaseMs, onError, onSettled } = options;
       for (const [name, value] of Object.entries({ perKeyConcurrency, leaseMs })) {
         if (!(Number.isInteger(value) && value >= 1)) {
           throw new HooklineError("invalid_option", `${name} must be a whole number ≥ 1, got ${value}`);
@@ -351,7 +351,11 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
         concurrency,
         pollMs,
         claim: async (limit) => claim(limit, perKeyConcurrency, leaseMs),
-        run: async (job) => settle(job, await processor(job)),
+        run: async (job) => {
+          const settlement = await processor(job);
+          settle(job, settlement);
+          onSettled?.(job, settlement);
+        },
         dueIn: async () => dueIn(perKeyConcurrency),
         ...(onError && { onError }),
       });

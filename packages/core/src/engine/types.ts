@@ -199,6 +199,12 @@ export interface WorkOptions {
   leaseMs: number;
   /** A processor that threw, or an engine that could not reach its backing store; the worker goes on. */
   onError?(error: unknown): void;
+  /**
+   * Called once the engine is done with a job whose processor returned a settlement: recorded, refused because
+   * the lease was lost, or failed to record (then `onError` got why). The sender's hooks, counters and `drain`
+   * hang on it, so that they never run ahead of what the engine holds.
+   */
+  onSettled?(job: DeliveryJob, settlement: Settlement): void;
 }
 
 /** A running worker. */

@@ -7,13 +7,13 @@ import { verify } from "../webhook";
 import { type BodyInput, readBody } from "./body";
 import {
   type AnyWebhookEvent,
-  describeIssues,
   type EventCatalog,
   type EventData,
   type EventSchemas,
   type EventType,
   type UntypedCatalog,
   type ValidationIssue,
+  validateData,
   type WebhookEvent,
 } from "./events";
 import { memoryStore } from "./memory-store";
@@ -358,11 +358,8 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     let data = fields.data;
     if (schema) {
       // A schema that throws (rather than reporting issues) is a bug on our side of the wire: it surfaces as a 500.
-      const result = await schema["~standard"].validate(data);
-      if (result.issues) {
-        const message = `The ${fields.type} event does not match its schema`;
-        return { ok: false, code: "invalid_event", message, issues: describeIssues(result.issues) };
-      }
+      const result = await validateData(schema, fields.type, data);
+      if ("issues" in result) return { ok: false, code: "invalid_event", ...result };
       data = result.value;
     }
     return { ok: true, type: fields.type, id: headerId ?? fields.id, data };

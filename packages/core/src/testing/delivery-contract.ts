@@ -279,6 +279,23 @@ export function runDeliveryStoreContract(
       check((await store.deliveries.dueIn()) === undefined, "nothing is pending any more");
     });
 
+    test("calls onSettled once per settled job, after the settlement is recorded", async (harness) => {
+      const deliveries = await harness.send([endpoint(), endpoint()], 3);
+      const seen: Promise<DeliveryStatus | undefined>[] = [];
+      harness.work(async () => delivered(), {
+        onSettled: (job, settled) => {
+          check(settled.next.status === "delivered", "onSettled gets the settlement");
+          seen.push(harness.status(job.delivery.id));
+        },
+      });
+      await eventually("every job is settled", () => seen.length === deliveries.length);
+      const statuses = await Promise.all(seen);
+      check(
+        statuses.every((status) => status === "delivered"),
+        `onSettled ran before the settlement was recorded: ${json(statuses)}`,
+      );
+    });
+
     test("hands a pending delivery out again only after its delay, and ends it as settled", async (harness) => {
       const target = endpoint();
       const [sent] = await harness.send([target]);
