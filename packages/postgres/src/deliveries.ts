@@ -230,16 +230,45 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
       };
     });
 
-  const settle = async (job: DeliveryJob, settlement: Settlement): Promise<boolean> => {
-    const [row] = await db.query(sql.settle, [
-      job.delivery.id,
-      job.lease.token,
-      JSON.stringify(settlement.attempt),
-      JSON.stringify(settlement.next),
-      settlement.endpoint ? jsonOf(settlement.endpoint) : null,
-      `att_${claimToken()}`,
-    ]);
-    return row?.[0] === 1;
+  // `attemptId` makes a repeated settle (one that timed out but landed) log its attempt once. Settlements of one
+  // delivery made in this process (a stale worker's and the new lease holder's) go out one after the other, so
+  // that the log keeps the order in which they were made; others run side by side.
+  const settling = new Map<string, Promise<unknown>>();
+  const settle = (job: DeliveryJob, settlement: Settlement, attemptId = `att_${claimToken()}`): Promise<boolean> => {
+    const id = job.delivery.id;
+    const previous = settling.get(id);
+    const record = async () => {
+      const [row] = await db.query(sql.settle, [
+        id,
+        job.lease.token,
+        JSON.stringify(settlement.attempt),
+        JSON.stringify(settlement.next),
+        settlement.endpoint ? jsonOf(settlement.endpoint) : null,
+        attemptId,
+      ]);
+      return row?.[0] === 1;
+    };
+    const recorded = previous ? previous.then(record, record) : record();
+    settling.set(id, recorded);
+    const forget = () => {
+      if (settling.get(id) === recorded) settling.delete(id);
+    };
+    recorded.then(forget, forget);
+    return recorded;
+  };
+
+  // The attempt was made: recording it is worth a few tries while the database is briefly away (a restart, a
+  // failover), as long as the lease could still hold. Past it, the delivery is handed out again anyway.
+  const settleWhileLeased = async (job: DeliveryJob, settlement: Settlement, leaseEnds: number) => {
+    const attemptId = `att_${claimToken()}`;
+    for (let wait = 100; ; wait = Math.min(wait * 2, 2_000)) {
+      try {
+        return await settle(job, settlement, attemptId);
+      } catch (error) {
+        if (Date.now() + wait >= leaseEnds) throw error;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
   };
 
   const store: PostgresDeliveries = {
@@ -352,7 +381,7 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
       },
     },
     work(processor: Processor<DeliveryJob, Settlement>, work: WorkOptions): Worker {
-      const { concurrency, perKeyConcurrency, leaseMs, onError } = work;
+      const { concurrency, perKeyConcurrency, leaseMs, onError, onSettled } = work;
       for (const [name, value] of Object.entries({ perKeyConcurrency, leaseMs })) {
         if (!(Number.isInteger(value) && value >= 1)) {
           throw new HooklineError("invalid_option", `${name} must be a whole number ≥ 1, got ${value}`);
@@ -364,7 +393,15 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
         pollMs: pollMs ?? (canListen(options.client) ? 10_000 : 1_000),
         claim: (limit) => claim(limit, perKeyConcurrency, leaseMs),
         run: async (job) => {
-          await settle(job, await processor(job));
+          const claimedAt = Date.now();
+          const settlement = await processor(job);
+          try {
+            await settleWhileLeased(job, settlement, claimedAt + leaseMs);
+          } catch (error) {
+            report(error);
+          } finally {
+            onSettled?.(job, settlement);
+          }
         },
         dueIn: () => dueIn(perKeyConcurrency),
         onError: report,

@@ -223,6 +223,7 @@ ORDER BY claimed.next_attempt_at`,
     ($3::text::jsonb->>'durationMs')::float8, $3::text::jsonb->>'outcome', ($3::text::jsonb->>'status')::integer,
     $3::text::jsonb->>'responseBody', $3::text::jsonb->>'error'
   FROM ${d} d WHERE d.id = $1::text
+  ON CONFLICT (id) DO NOTHING
   RETURNING true
 ), settled AS (
   UPDATE ${d} d SET

@@ -50,10 +50,15 @@ export async function listen(
     return { close: async () => void (await unlisten()) };
   }
   if (typeof candidate.exec === "function" && typeof candidate.listen === "function") {
-    const pglite = client as unknown as { listen(channel: string, fn: () => void): Promise<() => Promise<void>> };
-    const unsubscribe = await pglite.listen(channel, wake);
+    const pglite = client as unknown as {
+      listen(channel: string, fn: () => void): Promise<unknown>;
+      unlisten(channel: string, fn: () => void): Promise<void>;
+    };
+    // PGlite puts the name into LISTEN as given (and unquotes a quoted one to match notifications); the function
+    // that listen() resolves would UNLISTEN the unquoted name, so unlisten() is called with the quoted one.
+    await pglite.listen(quote(channel), wake);
     wake();
-    return { close: () => unsubscribe() };
+    return { close: () => pglite.unlisten(quote(channel), wake) };
   }
   if (typeof candidate.connect === "function" && typeof candidate.totalCount === "number") {
     return poolListener(client as unknown as { connect(): Promise<PgNotifyingClient> }, channel, wake, onError);
