@@ -11,6 +11,7 @@ const SUITES = {
   verify: () => import("./suites/verify.mjs"),
   http: () => import("./suites/http.mjs"),
   stores: () => import("./suites/stores.mjs"),
+  "durable-postgres": () => import("./suites/durable-postgres.mjs"),
 };
 
 const args = process.argv.slice(2);
