@@ -95,13 +95,18 @@ async function poolListener(
   let connecting: Promise<void> | undefined;
 
   const notified = (message: { channel: string }) => message.channel === channel && wake();
-  const dropped = (error?: unknown) => {
-    const lost = connection;
-    if (!lost) return;
+  // Takes the connection out of service: no more events from it.
+  const detach = () => {
+    const held = connection;
     connection = undefined;
-    lost.removeListener("notification", notified);
-    lost.removeListener("error", dropped);
-    lost.removeListener("end", dropped);
+    held?.removeListener("notification", notified);
+    held?.removeListener("error", dropped);
+    held?.removeListener("end", dropped);
+    return held;
+  };
+  const dropped = (error?: unknown) => {
+    const lost = detach();
+    if (!lost) return;
     lost.release?.(error instanceof Error ? error : new Error("The LISTEN connection ended"));
     if (error) onError(error);
     schedule();
@@ -138,12 +143,8 @@ async function poolListener(
   const close = async () => {
     closed = true;
     clearTimeout(retry);
-    const held = connection;
+    const held = detach();
     if (!held) return;
-    connection = undefined;
-    held.removeListener("notification", notified);
-    held.removeListener("error", dropped);
-    held.removeListener("end", dropped);
     try {
       await held.query(`UNLISTEN ${quote(channel)}`);
       held.release?.();
