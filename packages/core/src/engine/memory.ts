@@ -29,6 +29,13 @@ export interface MemoryDeliveriesOptions {
    * @default 1000
    */
   pollMs?: number;
+  /**
+   * How long a message is kept once all its deliveries have ended (delivered, failed, exhausted), counted from
+   * their last change: then it is forgotten with its deliveries and attempts, so that memory stays bounded. A
+   * forgotten message's id can be sent again.
+   * @default 86_400_000 (one day)
+   */
+  retentionMs?: number;
 }
 
 /** The memory engine: a {@link DeliveryStore} with a way to wake its workers after moving an injected clock. */
@@ -40,7 +47,12 @@ export interface MemoryDeliveries extends DeliveryStore {
 interface DeliveryRecord {
   delivery: Delivery;
   lease?: Lease;
+  /** Creation order: what listing cursors count in. */
+  seq: number;
 }
+
+// How often, at most, enqueue looks for messages past their retention.
+const PRUNE_EVERY_MS = 60_000;
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
@@ -70,16 +82,31 @@ function assign(target: object, patch: object): void {
 
 const copy = structuredClone;
 
+/** The last index of `records` (in creation order) whose `seq` is below `below`; -1 when none is. */
+function lastBelow(records: readonly DeliveryRecord[], below: number): number {
+  let [low, high] = [0, records.length];
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if ((records[middle] as DeliveryRecord).seq < below) low = middle + 1;
+    else high = middle;
+  }
+  return low - 1;
+}
+
 /**
  * The embedded engine: endpoints, messages, deliveries and attempts in this process's memory, dispatched by a
  * {@link claimLoop}. The sender's default. A process that exits loses what is pending: for deliveries that
  * must survive a crash or be shared by several processes, use `postgresDeliveries` or `bullmqDeliveries`.
  *
- * Nothing is evicted: the attempt log and delivered messages stay until the process ends.
+ * Messages whose deliveries have all ended are forgotten after `retentionMs`, with their attempt logs.
  */
 export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryDeliveries {
   const now = options.now ?? Date.now;
   const pollMs = options.pollMs ?? 1000;
+  const retentionMs = options.retentionMs ?? 24 * 60 * 60 * 1000;
+  if (!(retentionMs >= 0)) throw new HooklineError("invalid_option", `retentionMs must be ≥ 0, got ${retentionMs}`);
+  let seq = 0;
+  let prunedAt = now();
   const endpoints = new Map<string, Endpoint>();
   // The order endpoints were created in, which `list` pages through; deleted ones leave a hole.
   const endpointOrder: (string | undefined)[] = [];
@@ -89,6 +116,8 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
   const records: DeliveryRecord[] = [];
   const byId = new Map<string, DeliveryRecord>();
   const pending = new Set<DeliveryRecord>();
+  // Deliveries with a lease, live or run out: what per-endpoint limits count.
+  const leasedRecords = new Set<DeliveryRecord>();
   const attempts = new Map<string, Attempt[]>();
   const loops = new Set<{ wake(): void }>();
 
@@ -120,34 +149,37 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
 
   function leasesByEndpoint(at: number): Map<string, number> {
     const held = new Map<string, number>();
-    for (const record of pending) {
+    for (const record of leasedRecords) {
       if (leased(record, at)) held.set(record.delivery.endpointId, (held.get(record.delivery.endpointId) ?? 0) + 1);
     }
     return held;
   }
 
+  function setLease(record: DeliveryRecord, lease: Lease | undefined) {
+    record.lease = lease;
+    if (lease) leasedRecords.add(record);
+    else leasedRecords.delete(record);
+  }
+
+  // Oldest first (insertion order), which for deliveries due now is also the order they became due; retries
+  // waiting for their time are skipped over.
   function claim(limit: number, perKey: number, leaseMs: number): DeliveryJob[] {
     const at = now();
     const held = leasesByEndpoint(at);
-    const due = [...pending]
-      .filter(
-        (record) =>
-          !leased(record, at) && (record.delivery.nextAttemptAt ?? at) <= at && enabled(record.delivery.endpointId),
-      )
-      .sort((a, b) => (a.delivery.nextAttemptAt ?? 0) - (b.delivery.nextAttemptAt ?? 0));
     const jobs: DeliveryJob[] = [];
-    for (const record of due) {
+    for (const record of pending) {
       if (jobs.length >= limit) break;
-      const { endpointId, messageId } = record.delivery;
+      const { endpointId, messageId, nextAttemptAt = at } = record.delivery;
+      if (nextAttemptAt > at || leased(record, at) || !enabled(endpointId)) continue;
       const count = held.get(endpointId) ?? 0;
       if (count >= perKey) continue;
       held.set(endpointId, count + 1);
-      record.lease = { token: claimToken(), expiresAt: at + leaseMs };
+      setLease(record, { token: claimToken(), expiresAt: at + leaseMs });
       jobs.push({
         delivery: copy(record.delivery),
         message: copy((messages.get(messageId) as { message: Message }).message),
         endpoint: copy(endpoints.get(endpointId) as Endpoint),
-        lease: { ...record.lease },
+        lease: { ...(record.lease as Lease) },
       });
     }
     return jobs;
@@ -169,7 +201,7 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
     const record = byId.get(delivery.id);
     // A lease that ran out (and may have been handed to another worker) changes nothing but the log.
     if (!record || record.lease?.token !== job.lease.token || record.lease.expiresAt <= at) return;
-    record.lease = undefined;
+    setLease(record, undefined);
     const stored = record.delivery;
     const { next, attempt } = settlement;
     stored.status = next.status;
@@ -189,6 +221,29 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
       if (failingSince !== undefined) assign(endpoint, { failingSince });
       if (disable) Object.assign(endpoint, { disabled: true, disabledReason: disable.reason });
       endpoint.updatedAt = at;
+    }
+  }
+
+  // Forgets the messages past their retention whose deliveries have all ended, oldest first.
+  function prune(at: number) {
+    prunedAt = at;
+    const cutoff = at - retentionMs;
+    let dropped = false;
+    for (const [id, entry] of messages) {
+      if (entry.message.createdAt > cutoff) break; // sent in order: the rest are younger
+      const kept = entry.deliveryIds.map((deliveryId) => byId.get(deliveryId) as DeliveryRecord);
+      if (kept.some(({ delivery }) => delivery.status === "pending" || delivery.updatedAt > cutoff)) continue;
+      for (const { delivery } of kept) {
+        byId.delete(delivery.id);
+        attempts.delete(delivery.id);
+      }
+      messages.delete(id);
+      dropped ||= kept.length > 0;
+    }
+    if (dropped) {
+      const live = records.filter((record) => byId.has(record.delivery.id));
+      records.length = 0;
+      records.push(...live);
     }
   }
 
@@ -236,7 +291,7 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
         for (const record of pending) {
           if (record.delivery.endpointId !== id) continue;
           // The lease goes too, so that an attempt in flight cannot settle the delivery afterwards.
-          record.lease = undefined;
+          setLease(record, undefined);
           Object.assign(record.delivery, { status: "failed", lastError: "endpoint deleted", updatedAt: at });
           delete record.delivery.nextAttemptAt;
           pending.delete(record);
@@ -262,9 +317,11 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
           };
         }
         const at = now();
+        if (at - prunedAt >= PRUNE_EVERY_MS) prune(at);
         const stored = deliveries.map((delivery): DeliveryRecord => {
           const record = {
             delivery: { ...copy(delivery), status: "pending" as const, attempts: 0, nextAttemptAt: at },
+            seq: seq++,
           };
           records.push(record);
           byId.set(delivery.id, record);
@@ -292,7 +349,9 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
         const candidates = filter.messageId
           ? (messages.get(filter.messageId)?.deliveryIds ?? []).map((id) => byId.get(id) as DeliveryRecord)
           : records;
-        let index = cursorIndex(filter.cursor, candidates.length - 1);
+        // A cursor is the creation order (seq) to continue below, so that pruning never shifts a page.
+        let index =
+          filter.cursor === undefined ? candidates.length - 1 : lastBelow(candidates, cursorIndex(filter.cursor, 0));
         for (; index >= 0 && items.length < limit; index--) {
           const { delivery } = candidates[index] as DeliveryRecord;
           if (filter.messageId !== undefined && delivery.messageId !== filter.messageId) continue;
@@ -300,7 +359,7 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
           if (filter.status !== undefined && delivery.status !== filter.status) continue;
           items.push(copy(delivery));
         }
-        return index >= 0 ? { items, cursor: String(index) } : { items };
+        return index >= 0 ? { items, cursor: String((candidates[index] as DeliveryRecord).seq + 1) } : { items };
       },
       async requeue(filter: RequeueFilter) {
         const at = now();
@@ -321,7 +380,7 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
         let count = 0;
         for (const record of new Set(matching)) {
           if (leased(record, at) || !endpoints.has(record.delivery.endpointId)) continue;
-          record.lease = undefined;
+          setLease(record, undefined);
           Object.assign(record.delivery, { status: "pending", attempts: 0, nextAttemptAt: at, updatedAt: at });
           pending.add(record);
           count++;

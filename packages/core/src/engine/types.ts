@@ -39,6 +39,8 @@ export type DeliveryStatus = "pending" | "delivered" | "failed" | "exhausted";
 export interface EndpointSecret {
   /** `whsec_…` (Standard Webhooks, Stripe), `whsk_…` (v1a), or the raw secret text (GitHub, HMAC). */
   secret: string;
+  /** With a `whsk_` secret: the `whpk_…` public key that receivers verify with. */
+  publicKey?: string;
   /** When it stops signing (ms since the epoch): set on the old secret by a rotation's grace. */
   expiresAt?: number;
 }
@@ -186,8 +188,11 @@ export interface Settlement {
 /** Attempts one job and says how it ended. The sender's dispatcher is the one processor of deliveries. */
 export type Processor<Job, Result> = (job: Job) => Promise<Result>;
 
-/** How a worker takes work. */
-export interface WorkOptions {
+/**
+ * How a worker takes work. Generic so that the receiver's inbox can take the same options over its own jobs; a
+ * sender's engine uses the defaults.
+ */
+export interface WorkOptions<Job = DeliveryJob, Result = Settlement> {
   /** Jobs in flight at once in this worker. */
   concurrency: number;
   /**
@@ -204,7 +209,7 @@ export interface WorkOptions {
    * the lease was lost, or failed to record (then `onError` got why). The sender's hooks, counters and `drain`
    * hang on it, so that they never run ahead of what the engine holds.
    */
-  onSettled?(job: DeliveryJob, settlement: Settlement): void;
+  onSettled?(job: Job, settlement: Result): void;
 }
 
 /** A running worker. */

@@ -31,12 +31,20 @@ export function inRanges(address: ipaddr.IPv4 | ipaddr.IPv6, ranges: readonly Ra
   return ranges.some(([range, bits]) => range.kind() === address.kind() && address.match(range, bits));
 }
 
-/** Parses an address as text; `undefined` when it is not one. IPv4-mapped IPv6 becomes its IPv4 address. */
+/**
+ * Parses an address in its usual text form (dotted-quad IPv4, or IPv6); `undefined` when it is not one.
+ * IPv4-mapped IPv6 becomes its IPv4 address. (Shapes first: `ipaddr.isValid` throws and catches inside, ≈17 µs for a
+ * hostname, more than the rest of a delivery's guard.)
+ */
 export function parseAddress(text: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
-  return ipaddr.isValid(text) ? ipaddr.process(text) : undefined;
+  if (text.includes(":")) return ipaddr.IPv6.isValid(text) ? ipaddr.process(text) : undefined;
+  return DOTTED_QUAD.test(text) && ipaddr.IPv4.isValid(text) ? ipaddr.IPv4.parse(text) : undefined;
 }
 
+const DOTTED_QUAD = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+
 const NAT64 = ipaddr.IPv6.parse("64:ff9b::");
+const LOOPBACK = ipaddr.IPv4.parse("127.0.0.1");
 const GLOBAL_UNICAST = ipaddr.IPv6.parse("2000::");
 
 /**
@@ -84,7 +92,7 @@ export function hostRefusal(hostname: string, allow: readonly Range[]): string |
   if (address) return addressRefusal(address, allow);
   const name = host.toLowerCase().replace(/\.$/, "");
   if (name === "localhost" || name.endsWith(".localhost")) {
-    const loopback = addressRefusal(ipaddr.parse("127.0.0.1"), allow);
+    const loopback = addressRefusal(LOOPBACK, allow);
     return loopback && `${hostname} names a loopback address, not public unicast`;
   }
   return undefined;

@@ -12,8 +12,6 @@ import { AddressRefused, addressRefusal, hostRefusal, parseAddress, type Range }
 import { fetchTransport } from "./fetch";
 import { CappedBody, type DeliveryLookup, type Transport, type TransportOptions } from "./transport";
 
-export const guardKind: "lookup" | "literal" = "lookup";
-
 const systemLookup: DeliveryLookup = (hostname) =>
   new Promise((resolve, reject) =>
     dnsLookup(hostname, { all: true }, (error, addresses) => (error ? reject(error) : resolve(addresses))),
@@ -48,6 +46,8 @@ function guardedLookup(resolve: DeliveryLookup, allow: readonly Range[]): Lookup
 const nodeHttp =
   typeof (globalThis as { Bun?: unknown }).Bun === "undefined" &&
   typeof (globalThis as { Deno?: unknown }).Deno === "undefined";
+
+export const guardKind: "lookup" | "literal" = nodeHttp ? "lookup" : "literal";
 
 export function createTransport(options: TransportOptions): Transport {
   if (options.fetch || !nodeHttp) return fetchTransport(options);

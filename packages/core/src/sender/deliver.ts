@@ -174,7 +174,10 @@ export function deliver(options: DeliverOptions & { allow?: readonly string[] })
   return agent.deliver(attempt);
 }
 
-/** How this build's SSRF guard checks hosts: `"lookup"` (Node: every resolved address) or `"literal"`. */
+/**
+ * How the SSRF guard of an agent without a custom `fetch` checks hosts here: `"lookup"` (Node: every resolved
+ * address) or `"literal"` (IP literals and `localhost` only: the runtime-neutral build, Bun and Deno).
+ */
 export const deliveryGuard = guardKind;
 
 async function attemptDelivery(transport: Transport, options: DeliverOptions): Promise<AttemptResult> {

@@ -1,5 +1,6 @@
 import type { DeliveryStore, Endpoint, EndpointPatch, EndpointSecret, Page } from "../engine/types";
 import { HooklineError } from "../errors";
+import { generateKeyPair } from "../keys";
 import { inRanges, parseAddress, type Range } from "../net/addresses";
 import { randomId } from "../random";
 import { generateSecret } from "../webhook";
@@ -31,7 +32,7 @@ export interface EndpointInput {
   /**
    * The signing secret: `whsec_…` (Standard Webhooks, Stripe), `whsk_…` for Standard Webhooks v1a (from
    * `generateKeyPair()`), or any text for GitHub and HMAC.
-   * @default a new `whsec_` secret (`generateSecret()`)
+   * @default a new secret of the sender's `secretKind`
    */
   secret?: string;
   /**
@@ -53,7 +54,7 @@ export interface RotateSecretOptions {
   graceMs?: number;
   /**
    * The new secret.
-   * @default a new `whsec_` secret
+   * @default a new secret of the sender's `secretKind`
    */
   secret?: string;
 }
@@ -124,7 +125,26 @@ export function signingSecrets(secrets: readonly EndpointSecret[], now: number):
   return (live.length > 0 ? live : secrets.slice(0, 1)).map((item) => item.secret);
 }
 
-export function senderEndpoints(store: DeliveryStore, allow: readonly Range[], now: () => number): SenderEndpoints {
+/**
+ * What kind of secret a sender generates for its endpoints: `whsec` (Standard Webhooks v1, HMAC-SHA256; also what
+ * Stripe-style and GitHub-style schemes take) or `whsk` (v1a, Ed25519: the endpoint also gets the `whpk_` public key
+ * to hand to its receiver, which then cannot sign).
+ */
+export type SecretKind = "whsec" | "whsk";
+
+async function newSecret(kind: SecretKind, given: string | undefined): Promise<EndpointSecret> {
+  if (given !== undefined) return { secret: given };
+  if (kind === "whsec") return { secret: generateSecret() };
+  const pair = await generateKeyPair();
+  return { secret: pair.secretKey, publicKey: pair.publicKey };
+}
+
+export function senderEndpoints(
+  store: DeliveryStore,
+  allow: readonly Range[],
+  now: () => number,
+  secretKind: SecretKind,
+): SenderEndpoints {
   async function change(id: string, patch: EndpointPatch): Promise<Endpoint> {
     const endpoint = await store.endpoints.update(id, patch);
     if (!endpoint) throw new HooklineError("not_found", `No endpoint ${id}`);
@@ -143,7 +163,7 @@ export function senderEndpoints(store: DeliveryStore, allow: readonly Range[], n
         ...(input.tenant !== undefined && { tenant: input.tenant }),
         headers: { ...input.headers },
         metadata: { ...input.metadata },
-        secrets: [{ secret: input.secret ?? generateSecret() }],
+        secrets: [await newSecret(secretKind, input.secret)],
         disabled: false,
         createdAt: at,
         updatedAt: at,
@@ -153,7 +173,7 @@ export function senderEndpoints(store: DeliveryStore, allow: readonly Range[], n
     },
     get: (id) => store.endpoints.get(id),
     list: (options) => store.endpoints.list(options),
-    update(id, patch) {
+    async update(id, patch) {
       const { url, types, tenant, headers, metadata } = patch;
       checkTypes(types);
       return change(id, {
@@ -168,7 +188,7 @@ export function senderEndpoints(store: DeliveryStore, allow: readonly Range[], n
     enable: (id) => change(id, { disabled: false, disabledReason: undefined, failingSince: undefined }),
     delete: (id) => store.endpoints.delete(id),
     async rotateSecret(id, options = {}) {
-      const { graceMs = DAY, secret = generateSecret() } = options;
+      const { graceMs = DAY } = options;
       if (!(Number.isFinite(graceMs) && graceMs >= 0)) {
         throw new HooklineError("invalid_option", `graceMs must be milliseconds ≥ 0, got ${graceMs}`);
       }
@@ -178,8 +198,8 @@ export function senderEndpoints(store: DeliveryStore, allow: readonly Range[], n
       const expiresAt = at + graceMs;
       const kept = endpoint.secrets
         .filter((item) => item.expiresAt === undefined || item.expiresAt > at)
-        .map((item) => ({ secret: item.secret, expiresAt: Math.min(item.expiresAt ?? expiresAt, expiresAt) }));
-      return change(id, { secrets: [{ secret }, ...kept] });
+        .map((item) => ({ ...item, expiresAt: Math.min(item.expiresAt ?? expiresAt, expiresAt) }));
+      return change(id, { secrets: [await newSecret(secretKind, options.secret), ...kept] });
     },
   };
 }

@@ -12,20 +12,21 @@ export type {
   EndpointInput,
   EndpointUpdate,
   RotateSecretOptions,
+  SecretKind,
   SenderEndpoints,
 } from "./endpoints";
-export {
-  type AttemptInfo,
-  createSender,
-  type DrainOptions,
-  type EventInput,
-  type ReplayOptions,
-  type Sender,
-  type SenderHooks,
-  type SenderLogger,
-  type SenderOptions,
-  type SenderStats,
-  type SendOptions,
-  type SendResult,
-} from "./sender";
+export { createSender } from "./sender";
 export type { RetryAfterPolicy } from "./settle";
+export type {
+  AttemptInfo,
+  DrainOptions,
+  EventInput,
+  ReplayOptions,
+  Sender,
+  SenderHooks,
+  SenderLogger,
+  SenderOptions,
+  SenderStats,
+  SendOptions,
+  SendResult,
+} from "./types";

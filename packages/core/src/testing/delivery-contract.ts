@@ -410,15 +410,15 @@ export function runDeliveryStoreContract(
         secondDone();
         return delivered();
       };
-      harness.work(processor, { leaseMs: 500 });
-      harness.work(processor, { leaseMs: 500 });
+      harness.work(processor, { leaseMs: 1_000 });
+      harness.work(processor, { leaseMs: 1_000 });
       await eventually("the stalled worker has settled too", async () => {
         return (await harness.store.attempts.list(sent!.id)).length === 2;
       });
       check(handedOut.length === 2, `handed out twice, got ${handedOut.length}`);
       check(
-        handedOut[1]! - handedOut[0]! >= 450,
-        `handed out again only once the 500 ms lease ended, after ${handedOut[1]! - handedOut[0]!} ms`,
+        handedOut[1]! - handedOut[0]! >= 700,
+        `handed out again only once the 1000 ms lease ended, after ${handedOut[1]! - handedOut[0]!} ms`,
       );
       const stored = await harness.store.deliveries.get(sent!.id);
       check(stored?.status === "delivered", `the lease holder's settlement stands, got ${stored?.status}`);

@@ -134,6 +134,11 @@ describe("deliver", () => {
     expect(result.durationMs).toBeGreaterThanOrEqual(150);
   });
 
+  it("counts reading the answer in the timeout", async () => {
+    const { result } = await attempt((_, response) => response.writeHead(200).write("partial"), { timeoutMs: 200 });
+    expect(result).toMatchObject({ outcome: { kind: "retry" }, error: "timeout after 200 ms" });
+  });
+
   it("ends an attempt when the caller's signal aborts", async () => {
     const controller = new AbortController();
     const pending = attempt(() => controller.abort(), { signal: controller.signal });
