@@ -184,7 +184,8 @@ WHERE NOT e.disabled AND ($1::integer IS NULL OR ${liveLeases("e.leases")} < $1:
     SELECT d.id, d.next_attempt_at FROM ${d} d
     WHERE d.endpoint_id = room.id AND d.status = 'pending' AND d.next_attempt_at <= statement_timestamp()
     ORDER BY d.next_attempt_at
-    LIMIT greatest(room.free, 0)
+    -- Never more than the batch: a row locked here and not taken would be skipped by the other workers.
+    LIMIT least(greatest(room.free, 0), $1::integer)
     FOR UPDATE OF d SKIP LOCKED
   ) due
 ), chosen AS (
