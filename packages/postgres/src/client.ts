@@ -43,8 +43,58 @@ export interface Database {
   query(text: string, params?: SqlParameter[], late?: (rows: unknown[][]) => void): Promise<unknown[][]>;
 }
 
+/** Runs one statement and resolves its rows as arrays of column values. */
+export type Driver = (text: string, params: SqlParameter[]) => PromiseLike<unknown[]>;
+
+/**
+ * The one-function port that any library's transaction can be wrapped in (an ORM's, say): run `text` with the
+ * positional parameters `$1…$n`, resolve the rows, as objects or arrays, bare or under `rows`.
+ *
+ * @example
+ * // Kysely
+ * await db.transaction().execute(async (trx) => {
+ *   await trx.insertInto("orders").values(order).execute();
+ *   await sender.send("order.created", order, {
+ *     tx: { query: (text, params) => trx.executeQuery(CompiledQuery.raw(text, params)) },
+ *   });
+ * });
+ */
+export interface SqlPort {
+  query(text: string, params: SqlParameter[]): PromiseLike<{ rows: unknown[] } | unknown[]>;
+}
+
+/**
+ * A caller's open transaction: a `pg` `PoolClient` (or `Client`) between BEGIN and COMMIT, the `sql` that a
+ * postgres.js `sql.begin` hands its callback, a PGlite `transaction` callback's `tx`, or a {@link SqlPort}.
+ */
+export type PostgresTransaction = PgClient | PostgresJsClient | PGliteClient | SqlPort;
+
+/**
+ * The driver of a caller's transaction. A `pg` client is told from a port by its `release` (PoolClient) or
+ * `connect` (Client); a port's rows may be objects, read in column order.
+ */
+export function transactionDriver(tx: PostgresTransaction): Driver {
+  const candidate = (tx ?? {}) as Partial<Record<"unsafe" | "query" | "exec" | "release" | "connect", unknown>>;
+  const isPg = typeof candidate.release === "function" || typeof candidate.connect === "function";
+  if (typeof candidate.unsafe === "function" || typeof candidate.exec === "function" || isPg) {
+    return driver(tx as PostgresClient);
+  }
+  if (typeof candidate.query !== "function") {
+    throw new HooklineError(
+      "invalid_option",
+      "tx must be a pg PoolClient, a postgres.js transaction, a PGlite transaction or a { query(text, params) } port",
+    );
+  }
+  const port = tx as SqlPort;
+  return async (text, params) => {
+    const result = await port.query(text, params);
+    const rows = Array.isArray(result) ? result : result.rows;
+    return rows.map((row) => (Array.isArray(row) ? row : Object.values(row as object)));
+  };
+}
+
 /** Which driver `client` is; rows come back as arrays so that no driver's column-name transform applies. */
-function driver(client: PostgresClient): (text: string, params: SqlParameter[]) => PromiseLike<unknown[]> {
+function driver(client: PostgresClient): Driver {
   const candidate = (client ?? {}) as Partial<PgClient & PGliteClient & PostgresJsClient>;
   if (typeof candidate.unsafe === "function") {
     const sql = client as PostgresJsClient;
@@ -116,8 +166,12 @@ function statementName(text: string): string | undefined {
  * Wraps a client so that every statement settles within `timeoutMs`: a server that stopped answering makes the
  * store reject (and the receiver answer 503) instead of holding the delivery until the sender gives up.
  */
-export function database(client: PostgresClient, timeoutMs: number, tables: readonly string[]): Database {
-  const run = driver(client);
+export function database(
+  client: PostgresClient,
+  timeoutMs: number,
+  tables: readonly string[],
+  run: Driver = driver(client),
+): Database {
   const failed = (error: unknown) =>
     (error as { code?: unknown }).code === "42P01"
       ? new HooklineError(

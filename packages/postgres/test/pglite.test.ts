@@ -61,8 +61,9 @@ describe("postgresStore on PGlite", () => {
       ).rows,
     });
     const fromFile = await shape("from_file");
-    expect(fromFile.columns).toHaveLength(14);
-    expect(fromFile.indexes).toHaveLength(4); // two primary keys, two expiry/order indexes
+    expect(fromFile.columns).toHaveLength(59);
+    // Six primary keys; the stores' expiry/order indexes; the sender's for dispatch, listings and the log.
+    expect(fromFile.indexes).toHaveLength(16);
     expect(await shape(database.schema)).toEqual(fromFile);
 
     const onFileTables = postgresStore({ client: pglite, table: "from_file.hookline_idempotency" });
