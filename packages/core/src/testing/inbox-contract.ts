@@ -1,21 +1,9 @@
 import type { InboxEvent, InboxJob, InboxSettlement, InboxStore, InboxWorkOptions, Processor } from "@hookline/core";
+import { type Check, contractChecks, json, sleep, unique } from "./engine-contract";
 import type { ContractRunner } from "./store-contract";
 
-function check(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(`InboxStore contract violated: ${message}`);
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const json = (value: unknown) => JSON.stringify(value);
-const unique = (prefix: string) => `${prefix}${crypto.randomUUID().replaceAll("-", "")}`;
-
-async function eventually(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    check(Date.now() < deadline, `timed out after ${timeoutMs} ms waiting until ${what}`);
-    await sleep(10);
-  }
-}
+const { check: checkInbox, eventually } = contractChecks("InboxStore");
+const check: Check = checkInbox;
 
 function inboxEvent(fields: Partial<InboxEvent> = {}): InboxEvent {
   const id = fields.id ?? unique("msg_");
