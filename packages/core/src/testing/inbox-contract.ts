@@ -66,7 +66,9 @@ interface Harness<Tx> {
  * The memory, PostgreSQL and BullMQ inboxes run it unchanged.
  *
  * `work` takes every due event in the inbox, so `makeInbox` must return an inbox of its own each time (a fresh
- * schema, key prefix or database). Takes about ten seconds, mostly waiting for leases and delays to run out.
+ * schema, key prefix or database). Takes about ten seconds, mostly waiting for leases and delays to run out. A
+ * transactional engine passes the lease tests only if it ends a job's transaction when the lease runs out (a
+ * processor that stalls past it must not keep the row locked).
  *
  * @param makeInbox called once per test; the inbox is closed (`close()`) when the test ends.
  * @example
