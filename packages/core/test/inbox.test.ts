@@ -408,5 +408,8 @@ describe("a receiver with an inbox, over HTTP", () => {
       /not both/,
     );
     expect(() => createReceiver({ secret }).work()).toThrow(/inbox/);
+    expect(() => createReceiver({ secret, orderBy: () => "k" })).toThrow(/orderBy needs an inbox/);
+    const unordered: InboxStore = { ...memoryInbox(), ordered: false };
+    expect(() => createReceiver({ secret, inbox: unordered, orderBy: () => "k" })).toThrow(/cannot keep orderBy/);
   });
 });

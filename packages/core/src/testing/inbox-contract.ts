@@ -285,6 +285,7 @@ export function runInboxContract<Tx = never>(
     });
 
     test("runs the events of one orderKey one at a time in enqueue order, a retry holding the key", async (harness) => {
+      if (harness.inbox.ordered === false) return; // the engine says it cannot; the receiver refuses orderBy
       const key = unique("order_");
       const ordered: InboxEvent[] = [];
       const others: InboxEvent[] = [];
