@@ -153,6 +153,15 @@ describe("deliver", () => {
     expect(result.error).toMatch(/ECONNREFUSED/);
   });
 
+  it("ends an attempt with a header that cannot be sent as final, sending nothing", async () => {
+    const before = server.requests.length;
+    for (const headers of [{ "x-a": "one\r\nx-injected: 1" }, { "bad name": "v" }, { "x-nul": "a\0b" }, { "x-emoji": "🎉" }]) {
+      const result = await agent.deliver({ url: server.origin, payload, id: "msg_1", secret, headers });
+      expect(result).toMatchObject({ outcome: { kind: "final" }, error: expect.stringMatching(/^invalid header/) });
+    }
+    expect(server.requests.length).toBe(before);
+  });
+
   it("ends a URL that cannot be delivered to as final, without throwing", async () => {
     expect(await agent.deliver({ url: "not a url", payload, id: "msg_1", secret })).toMatchObject({
       outcome: { kind: "final" },
