@@ -155,7 +155,12 @@ describe("deliver", () => {
 
   it("ends an attempt with a header that cannot be sent as final, sending nothing", async () => {
     const before = server.requests.length;
-    for (const headers of [{ "x-a": "one\r\nx-injected: 1" }, { "bad name": "v" }, { "x-nul": "a\0b" }, { "x-emoji": "🎉" }]) {
+    for (const headers of [
+      { "x-a": "one\r\nx-injected: 1" },
+      { "bad name": "v" },
+      { "x-nul": "a\0b" },
+      { "x-emoji": "🎉" },
+    ]) {
       const result = await agent.deliver({ url: server.origin, payload, id: "msg_1", secret, headers });
       expect(result).toMatchObject({ outcome: { kind: "final" }, error: expect.stringMatching(/^invalid header/) });
     }
