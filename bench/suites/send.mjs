@@ -79,6 +79,8 @@ function makeCases(url, payload) {
   const undici = new UndiciAgent({ keepAliveTimeout: 60_000 });
   const guarded = createDeliveryAgent({ allow: ["127.0.0.1/32"] });
   const unguarded = createDeliveryAgent({ allow: ["0.0.0.0/0", "::/0"] });
+  // A second, identical guard-off agent: the A/A control of the guard's paired slices.
+  const control = createDeliveryAgent({ allow: ["0.0.0.0/0", "::/0"] });
   const nodeAgent = new HttpAgent({ keepAlive: true });
   const body = Buffer.from(payload);
 
@@ -128,6 +130,7 @@ function makeCases(url, payload) {
   };
 
   return {
+    control: { key: "control", name: "hookline deliver (guard off, control)", send: viaAgent(control) },
     cases: [
       {
         key: "floor",
@@ -179,6 +182,7 @@ function makeCases(url, payload) {
       await undici.close();
       await guarded.close();
       await unguarded.close();
+      await control.close();
       nodeAgent.destroy();
     },
   };
@@ -237,7 +241,7 @@ export async function run({ quick, log }) {
   const receiver = await startReceiver();
   const url = `http://localhost:${receiver.port}/webhooks`;
   const payload = jsonBody(SIZE);
-  const { cases, close } = makeCases(url, payload);
+  const { cases, control, close } = makeCases(url, payload);
   let sent = 0;
   const results = {};
   const guard = {};
@@ -276,14 +280,16 @@ export async function run({ quick, log }) {
     }
 
     // The guard's cost is a few µs on a ~100 µs delivery: finer than the slow phases of a shared machine, which
-    // last seconds. So it is measured apart, in short back-to-back slices of guard on and guard off (ABBA order),
-    // each pair's ratio taken within a second.
+    // last seconds. So it is measured apart, in short back-to-back slices of guard on, guard off and a second
+    // guard-off agent (the A/A control: what the same comparison shows when nothing differs), in ABC/CBA order.
     const [on, off] = ["hookline", "unguarded"].map((key) => cases.find((c) => c.key === key));
     for (const concurrency of CONCURRENCIES) {
+      // The control was not in the rounds: its connections and code paths warm up first, as the others did.
+      sent += (await runFor(control.send, concurrency, warmupMs)).count;
       const pairs = [];
       for (let pair = 0; pair < guardPairs; pair++) {
         const slices = {};
-        for (const c of pair % 2 === 0 ? [on, off] : [off, on]) {
+        for (const c of pair % 2 === 0 ? [on, off, control] : [control, off, on]) {
           globalThis.gc?.();
           await receiver.collect();
           const measured = await runFor(c.send, concurrency, sliceMs);
@@ -294,13 +300,17 @@ export async function run({ quick, log }) {
         pairs.push({
           rate: slices.hookline.perSecond / slices.unguarded.perSecond,
           cpu: slices.hookline.cpuMicros / slices.unguarded.cpuMicros,
+          control: slices.control.perSecond / slices.unguarded.perSecond,
         });
       }
       const rates = pairs.map((p) => p.rate).sort((a, b) => a - b);
+      const controls = pairs.map((p) => p.control).sort((a, b) => a - b);
       guard[concurrency] = {
         ratio: median(rates),
         iqr: percentile(rates, 0.75) - percentile(rates, 0.25),
         cpuRatio: median(pairs.map((p) => p.cpu)),
+        control: median(controls),
+        controlIqr: percentile(controls, 0.75) - percentile(controls, 0.25),
         pairs: pairs.map((p) => Math.round(p.rate * 1000) / 1000),
       };
     }
@@ -375,6 +385,10 @@ export async function run({ quick, log }) {
   const cpu = {};
   for (const c of CONCURRENCIES) {
     cpu[`guard-${c}`] = guard[c].cpuRatio;
+    log(
+      `  info  A/A control at concurrency ${c}: guard off ÷ an identical guard-off agent ${formatRatio(guard[c].control)} ` +
+        `(IQR ${(guard[c].controlIqr * 100).toFixed(0)} pt): the guard goal's noise`,
+    );
     cpu[`floor-${c}`] = cpuRatio("hookline", "floor", c);
     log(
       `  info  CPU per delivery at concurrency ${c}: guard on ÷ off ${formatRatio(cpu[`guard-${c}`])}, ` +
