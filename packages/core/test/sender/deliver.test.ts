@@ -171,7 +171,7 @@ describe("deliver", () => {
       { "bad name": "v" },
       { "x-nul": "a\0b" },
       { "x-emoji": "🎉" },
-    ]) {
+    ] as Record<string, string>[]) {
       const result = await agent.deliver({ url: server.origin, payload, id: "msg_1", secret, headers });
       expect(result).toMatchObject({ outcome: { kind: "final" }, error: expect.stringMatching(/^invalid header/) });
     }
