@@ -3,7 +3,8 @@
 //
 //   node --expose-gc run.mjs [--quick] [suite…]
 //   BENCH_ROUNDS, BENCH_TIME_MS, BENCH_WARMUP_MS, BENCH_BATCH override the verify suite's settings;
-//   BENCH_HTTP_ROUNDS, BENCH_HTTP_ROUND_MS, BENCH_HTTP_WARMUP_MS, BENCH_HTTP_CONNECTIONS the http suite's.
+//   BENCH_HTTP_ROUNDS, BENCH_HTTP_ROUND_MS, BENCH_HTTP_WARMUP_MS, BENCH_HTTP_CONNECTIONS the http suite's;
+//   BENCH_SEND_ROUNDS, BENCH_SEND_ROUND_MS, BENCH_SEND_WARMUP_MS the send suite's.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { machineInfo } from "./lib/harness.mjs";
 
@@ -12,6 +13,7 @@ const SUITES = {
   http: () => import("./suites/http.mjs"),
   stores: () => import("./suites/stores.mjs"),
   ratelimit: () => import("./suites/ratelimit.mjs"),
+  send: () => import("./suites/send.mjs"),
 };
 
 const args = process.argv.slice(2);

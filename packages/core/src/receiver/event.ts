@@ -1,6 +1,6 @@
 import type { HeaderReader } from "../headers";
 import { type Refusal, refusal } from "./answers";
-import { describeIssues, type EventSchemas } from "./events";
+import { type EventSchemas, validateData } from "./events";
 import { errorFields } from "./log";
 import type { Envelope, EnvelopeFields } from "./types";
 
@@ -61,11 +61,8 @@ export async function parseEvent(
     reading.catalog && Object.hasOwn(reading.catalog, fields.type) ? reading.catalog[fields.type] : undefined;
   let data = fields.data;
   if (schema) {
-    const result = await schema["~standard"].validate(data);
-    if (result.issues) {
-      const message = `The ${fields.type} event does not match its schema`;
-      return refusal("invalid_event", message, { issues: describeIssues(result.issues) });
-    }
+    const result = await validateData(schema, fields.type, data);
+    if ("issues" in result) return refusal("invalid_event", result.message, { issues: result.issues });
     data = result.value;
   }
   const bodyId = typeof fields.id === "string" && fields.id !== "" ? fields.id : undefined;

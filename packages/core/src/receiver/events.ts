@@ -69,3 +69,17 @@ export function describeIssues(issues: ReadonlyArray<StandardSchemaV1.Issue>): V
     message: issue.message,
   }));
 }
+
+/**
+ * Validates an event's data against its schema: the schema's output, or why it failed. Shared by the receiver
+ * (a 400) and the sender (a rejected `send`), so that both read a catalog the same way.
+ */
+export async function validateData(
+  schema: StandardSchemaV1,
+  type: string,
+  data: unknown,
+): Promise<{ value: unknown } | { message: string; issues: ValidationIssue[] }> {
+  const result = await schema["~standard"].validate(data);
+  if (!result.issues) return { value: result.value };
+  return { message: `The ${type} event does not match its schema`, issues: describeIssues(result.issues) };
+}

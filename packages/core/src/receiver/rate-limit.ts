@@ -1,5 +1,5 @@
-import ipaddr from "ipaddr.js";
 import { HooklineError } from "../errors";
+import { formatIp, type IpAddress } from "../ip";
 
 /**
  * What a receiver needs of a rate limiter: the shape of rate-limiter-flexible's limiters (`RateLimiterMemory`,
@@ -56,11 +56,12 @@ export interface RateLimited {
 }
 
 /** The peer's key: its address, an IPv6 one's /64, or `unknown` (such deliveries share one budget). */
-function peerKey(address: string | undefined): string {
+function peerKey(address: IpAddress | undefined): string {
   if (address === undefined) return "unknown";
-  const parsed = ipaddr.parse(address);
-  if (!(parsed instanceof ipaddr.IPv6)) return address;
-  return `${new ipaddr.IPv6([...parsed.parts.slice(0, 4), 0, 0, 0, 0]).toString()}/64`;
+  if (address.length === 4) return formatIp(address);
+  const prefix = new Uint8Array(16);
+  prefix.set(address.subarray(0, 8));
+  return `${formatIp(prefix)}/64`;
 }
 
 function limitedFor(rejection: unknown): number | undefined {
@@ -98,8 +99,8 @@ export function rateLimitStep(options: RateLimitOptions | undefined, onError: (e
     );
 
   return {
-    /** `address`: the peer's, as `peerAddress` gives it (a valid IP address), or `undefined`. */
-    async admit(address: string | undefined): Promise<RateLimited | undefined> {
+    /** `address`: the peer's, as `peerAddress` gives it, or `undefined` (unknown). */
+    async admit(address: IpAddress | undefined): Promise<RateLimited | undefined> {
       const key = peerKey(address);
       const [failed, waitMs] = await Promise.all([
         failures?.get(`failures:${key}`).catch((error: unknown) => void onError(error)),
@@ -111,7 +112,7 @@ export function rateLimitStep(options: RateLimitOptions | undefined, onError: (e
       return waitMs === undefined ? undefined : { code: "rate_limited", retryAfterMs: waitMs };
     },
 
-    async failed(address: string | undefined): Promise<void> {
+    async failed(address: IpAddress | undefined): Promise<void> {
       if (failures) await consume(failures, `failures:${peerKey(address)}`);
     },
   };
