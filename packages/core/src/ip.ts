@@ -102,23 +102,3 @@ export function inIpRange(address: IpAddress, range: IpRange): boolean {
   const mask = (0xff << (8 - rest)) & 0xff;
   return ((address[whole] as number) & mask) === ((range.address[whole] as number) & mask);
 }
-
-/**
- * An address as text: dotted IPv4, or IPv6 in RFC 5952's canonical form (lowercase, no leading zeros, the longest
- * run of two or more zero groups, the first of equals, as `::`). Rate-limit keys use it, so each peer has one key.
- */
-export function formatIp(address: IpAddress): string {
-  if (address.length === 4) return address.join(".");
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2)
-    groups.push((((address[i] as number) << 8) | (address[i + 1] as number)).toString(16));
-  let [start, length] = [-1, 1];
-  for (let i = 0; i < 8; ) {
-    let end = i;
-    while (end < 8 && groups[end] === "0") end++;
-    if (end - i > length) [start, length] = [i, end - i];
-    i = end === i ? i + 1 : end;
-  }
-  if (start === -1) return groups.join(":");
-  return `${groups.slice(0, start).join(":")}::${groups.slice(start + length).join(":")}`;
-}

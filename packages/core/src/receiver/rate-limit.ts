@@ -1,5 +1,5 @@
 import { HooklineError } from "../errors";
-import { formatIp, type IpAddress } from "../ip";
+import type { IpAddress } from "../ip";
 
 /**
  * What a receiver needs of a rate limiter: the shape of rate-limiter-flexible's limiters (`RateLimiterMemory`,
@@ -55,13 +55,15 @@ export interface RateLimited {
   retryAfterMs: number;
 }
 
-/** The peer's key: its address, an IPv6 one's /64, or `unknown` (such deliveries share one budget). */
+/**
+ * The peer's key: its IPv4 address, an IPv6 one's /64 (its first four groups, as `2001:db8:0:1::/64`), or
+ * `unknown` (such deliveries share one budget).
+ */
 function peerKey(address: IpAddress | undefined): string {
   if (address === undefined) return "unknown";
-  if (address.length === 4) return formatIp(address);
-  const prefix = new Uint8Array(16);
-  prefix.set(address.subarray(0, 8));
-  return `${formatIp(prefix)}/64`;
+  if (address.length === 4) return address.join(".");
+  const groups = [0, 2, 4, 6].map((i) => (((address[i] as number) << 8) | (address[i + 1] as number)).toString(16));
+  return `${groups.join(":")}::/64`;
 }
 
 function limitedFor(rejection: unknown): number | undefined {
