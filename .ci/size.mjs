@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
+import { wranglerBundle } from "./wrangler.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const budgets = JSON.parse(readFileSync(join(root, ".ci/size-budgets.json"), "utf8"));
@@ -36,18 +37,12 @@ console.log("\nWorkers bundle (esbuild, conditions workerd/worker/browser, minif
 for (const [name, bundle] of Object.entries(budgets.bundles)) {
   const result = await build({
     stdin: { contents: bundle.code, loader: "js", resolveDir: join(root, "packages/hono"), sourcefile: "worker.js" },
-    bundle: true,
-    write: false,
-    format: "esm",
-    platform: "neutral",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["module", "main"],
-    minify: true,
+    ...wranglerBundle,
     metafile: true,
     logLevel: "error",
   });
   const code = result.outputFiles[0].contents;
-  const gzip = gzipSync(code, { level: 9 }).length;
+  const gzip = gzipSync(code).length; // zlib's default level
   // The files that put bytes in the bundle (the metafile's inputs also list files visited and dropped).
   const [output] = Object.values(result.metafile.outputs);
   const inputs = Object.entries(output.inputs).flatMap(([path, input]) => (input.bytesInOutput > 0 ? [path] : []));
