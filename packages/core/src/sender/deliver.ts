@@ -13,8 +13,7 @@
 import { version } from "../../package.json";
 import { base64Encode, utf8Encode } from "../encoding";
 import { HooklineError } from "../errors";
-import { createTransport, guardKind } from "../net";
-import { AddressRefused, parseRange } from "../net/addresses";
+import { AddressRefused, createTransport, guardKind, parseRange } from "../net";
 import type { DeliveryLookup, Transport } from "../net/transport";
 import { classifyDelivery, type DeliveryOutcome } from "../retry";
 import type { WebhookScheme } from "../schemes";
