@@ -12,6 +12,7 @@ const SUITES = {
   http: () => import("./suites/http.mjs"),
   stores: () => import("./suites/stores.mjs"),
   ratelimit: () => import("./suites/ratelimit.mjs"),
+  receive: () => import("./suites/receive.mjs"),
 };
 
 const args = process.argv.slice(2);

@@ -1,4 +1,5 @@
 import type { HeaderReader } from "../headers";
+import { type MaybePromise, whenReady } from "../maybe";
 import { type Refusal, refusal } from "./answers";
 import { describeIssues, type EventSchemas } from "./events";
 import { errorFields } from "./log";
@@ -35,12 +36,12 @@ export interface ParsedEvent {
  * `invalid_envelope` or `invalid_event` when it cannot). A schema that throws rather than reporting issues is a
  * bug on the receiving side: it rejects, and the receiver answers 500.
  */
-export async function parseEvent(
+export function parseEvent(
   reading: EventReading,
   payload: string,
   header: HeaderReader,
   signedId: string | undefined,
-): Promise<ParsedEvent | Refusal> {
+): MaybePromise<ParsedEvent | Refusal> {
   let body: unknown;
   try {
     body = JSON.parse(payload);
@@ -59,15 +60,16 @@ export async function parseEvent(
   // Own keys only: a type named "constructor" or "__proto__" must not find Object.prototype's members.
   const schema =
     reading.catalog && Object.hasOwn(reading.catalog, fields.type) ? reading.catalog[fields.type] : undefined;
-  let data = fields.data;
-  if (schema) {
-    const result = await schema["~standard"].validate(data);
+  const bodyId = typeof fields.id === "string" && fields.id !== "" ? fields.id : undefined;
+  const id = signedId ?? bodyId;
+  if (!schema) return { type: fields.type, id, data: fields.data };
+  // A synchronous schema (most are) answers at once: no promise for it.
+  const type = fields.type;
+  return whenReady(schema["~standard"].validate(fields.data), (result): ParsedEvent | Refusal => {
     if (result.issues) {
-      const message = `The ${fields.type} event does not match its schema`;
+      const message = `The ${type} event does not match its schema`;
       return refusal("invalid_event", message, { issues: describeIssues(result.issues) });
     }
-    data = result.value;
-  }
-  const bodyId = typeof fields.id === "string" && fields.id !== "" ? fields.id : undefined;
-  return { type: fields.type, id: signedId ?? bodyId, data };
+    return { type, id, data: result.value };
+  });
 }

@@ -98,6 +98,9 @@ export function rateLimitStep(options: RateLimitOptions | undefined, onError: (e
     );
 
   return {
+    /** Whether any limit is set: without one, a delivery skips the step (and its promise). */
+    enabled: requests !== undefined || failures !== undefined,
+
     /** `address`: the peer's, as `peerAddress` gives it (a valid IP address), or `undefined`. */
     async admit(address: string | undefined): Promise<RateLimited | undefined> {
       const key = peerKey(address);

@@ -1,10 +1,12 @@
 import { HooklineError } from "../errors";
-import type { HeaderReader } from "../headers";
+import { type HeaderReader, headerReader } from "../headers";
+import { isPromise, type MaybePromise } from "../maybe";
 import { standardWebhooks } from "../schemes";
 import { secretList } from "../secrets";
 import { toleranceBounds } from "../tolerance";
 import { errorAnswer, isRefusal, json, RECEIVED, type Refusal } from "./answers";
 import { deadLetter } from "./dead-letter";
+import { deadlines, TIMEOUT } from "./deadlines";
 import { defaultEnvelope, parseEvent } from "./event";
 import type { EventSchemas, UntypedCatalog, WebhookEvent } from "./events";
 import { handlerRegistry, runHandlers } from "./handlers";
@@ -19,6 +21,7 @@ import type {
   DeliveryInfo,
   DeliveryInput,
   DeliveryResponse,
+  DeliveryTelemetry,
   EventHandler,
   HandlerContext,
   Receiver,
@@ -32,9 +35,16 @@ const BODY_USED = new HooklineError(
     "bytes, and a parsed body cannot be verified. Hand the receiver the untouched Request: mount the webhook " +
     "route before anything that reads the body, or read a clone (request.clone()) there.",
 );
-const TIMEOUT = Symbol("timeout");
 const STORE_RETRY_AFTER_MS = 5_000;
 const noHeaders: HeaderReader = () => undefined;
+const IGNORED = json(200, { received: true, ignored: true });
+const DUPLICATE = json(200, { received: true, duplicate: true });
+const DEAD_LETTERED = json(200, { received: true, deadLettered: true });
+const PENDING = json(202, { received: true, pending: true });
+const HANDLER_FAILED = errorAnswer({ refused: "handler_failed" });
+
+/** What the handlers' run came to: success, or the value they threw; how long they ran either way. */
+type HandlersOutcome = { ok: true; ms: number } | { ok: false; error: unknown; ms: number };
 
 /**
  * Creates a receiver. Drop it into a framework with an adapter (`@hookline/express`, `/fastify`, `/hono`,
@@ -55,6 +65,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
   // The default store remembers at least every id whose delivery a replay could still pass the timestamp check with.
   const store = options.store ?? memoryStore({ replayWindowMs: Math.max(1, past + future) * 1000, logger });
   const hooks = options.hooks ?? {};
+  const telemetry = options.telemetry;
   const config: IntakeConfig = {
     scheme: options.scheme ?? standardWebhooks(),
     secret: options.secret,
@@ -72,6 +83,8 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
   const stats = statsRecorder();
   const handlers = handlerRegistry();
   const pending = new Set<Promise<void>>();
+  const timeouts = deadlines(timeoutMs);
+  const onVerified = hooks.onVerified ? (info: DeliveryInfo) => hook("onVerified", info) : () => {};
 
   if (!(config.maxBodyBytes > 0)) throw new HooklineError("invalid_option", "maxBodyBytes must be a positive number");
   if (!(timeoutMs > 0)) throw new HooklineError("invalid_option", "timeoutMs must be a positive number");
@@ -84,6 +97,28 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     );
   }
 
+  /** The telemetry's follower of one delivery; telemetry that throws is logged and the delivery goes on without it. */
+  function startTrace(input: DeliveryInput): DeliveryTelemetry | undefined {
+    let trace: DeliveryTelemetry | undefined;
+    try {
+      trace = telemetry?.start(headerReader(input.headers));
+    } catch (error) {
+      logger.error({ error: errorFields(error) }, "The telemetry failed to start a delivery");
+    }
+    if (!trace) return undefined;
+    const follower = trace;
+    return {
+      run: (handlers) => follower.run(handlers),
+      end(record) {
+        try {
+          follower.end(record);
+        } catch (error) {
+          logger.error({ error: errorFields(error) }, "The telemetry failed to end a delivery");
+        }
+      },
+    };
+  }
+
   function hook<Name extends keyof ReceiverHooks>(name: Name, info: Parameters<NonNullable<ReceiverHooks[Name]>>[0]) {
     try {
       (hooks[name] as ((value: typeof info) => void) | undefined)?.(info);
@@ -93,12 +128,14 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
   }
 
   /** Counts, reports and logs a refusal, and answers it. */
-  function reject(refused: Refusal): DeliveryResponse {
+  function reject(refused: Refusal, trace: DeliveryTelemetry | undefined): DeliveryResponse {
     const answer = errorAnswer(refused);
     const code = refused.refused;
     const info = refused.info ?? {};
     stats.count(code);
-    hook("onRejected", { ...info, code, status: answer.status });
+    if (hooks.onRejected) hook("onRejected", { ...info, code, status: answer.status });
+    const outcome = code === "in_flight" ? "duplicate" : "rejected";
+    trace?.end({ ...info, outcome, status: answer.status, code });
     const log = answer.status >= 500 ? logger.warn : logger.info;
     const detail = refused.detail === undefined ? {} : { detail: refused.detail };
     log({ ...info, code, status: answer.status, ...detail }, `Webhook refused: ${code}`);
@@ -151,29 +188,35 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     info: DeliveryInfo,
     payload: string,
     token: string,
-    outcome: { ok: true; ms: number } | { ok: false; error: unknown },
+    outcome: HandlersOutcome,
     late: boolean,
+    trace: DeliveryTelemetry | undefined,
   ): Promise<DeliveryResponse> {
+    const handlerMs = outcome.ms;
     if (outcome.ok) {
-      stats.processed(outcome.ms);
-      hook("onProcessed", { ...info, ms: outcome.ms });
+      stats.processed(handlerMs);
+      if (hooks.onProcessed) hook("onProcessed", { ...info, ms: handlerMs });
       // The handlers ran: answer 200 even if recording fails, since a retry would run them twice.
-      await store.complete(event.id, token).then(
-        (held) => held || logger.warn({ ...info }, "The claim expired while handlers ran; raise the store's leaseMs"),
-        (error: unknown) => logger.error({ ...info, error: errorFields(error) }, "Could not mark the event processed"),
-      );
+      try {
+        const held = await store.complete(event.id, token);
+        if (!held) logger.warn({ ...info }, "The claim expired while handlers ran; raise the store's leaseMs");
+      } catch (error) {
+        logger.error({ ...info, error: errorFields(error) }, "Could not mark the event processed");
+      }
       clearDeadLetter(info);
+      trace?.end({ ...info, outcome: "processed", status: late ? 202 : 200, handlerMs, late });
       return RECEIVED;
     }
     stats.count("failed");
     const kept = await keep(event, payload, outcome.error);
-    hook("onFailed", { ...info, error: outcome.error, deadLettered: kept });
+    if (hooks.onFailed) hook("onFailed", { ...info, error: outcome.error, deadLettered: kept });
     if (kept) {
       logger.warn({ ...info, error: errorFields(outcome.error) }, "Handler failed; the event was dead-lettered");
       await store.complete(event.id, token).catch((error: unknown) => {
         logger.error({ ...info, error: errorFields(error) }, "Could not mark the dead-lettered event processed");
       });
-      return json(200, { received: true, deadLettered: true });
+      trace?.end({ ...info, outcome: "dead_lettered", status: late ? 202 : 200, handlerMs, late });
+      return DEAD_LETTERED;
     }
     await store.release(event.id, token).catch((error: unknown) => {
       logger.error(
@@ -194,22 +237,27 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
         "Handler failed; answering 500 so the sender retries",
       );
     }
-    return errorAnswer({ refused: "handler_failed" });
+    trace?.end({ ...info, outcome: "failed", status: late ? 202 : 500, code: "handler_failed", handlerMs, late });
+    return HANDLER_FAILED;
   }
 
-  async function receive(input: DeliveryInput): Promise<DeliveryResponse> {
+  async function receive(input: DeliveryInput, trace: DeliveryTelemetry | undefined): Promise<DeliveryResponse> {
     stats.count("received");
-    hook("onReceived", { method: input.method });
-    const accepted = await intake(config, input, (info) => hook("onVerified", info));
-    if (isRefusal(accepted)) return reject(accepted);
+    if (hooks.onReceived) hook("onReceived", { method: input.method });
+    const taken = intake(config, input, onVerified);
+    const accepted = isPromise(taken) ? await taken : taken; // most deliveries are read without waiting
+    if (isRefusal(accepted)) return reject(accepted, trace);
     const { event, deliveryId, payload, header } = accepted;
-    const info: DeliveryInfo = { id: event.id, type: event.type, ...(deliveryId ? { deliveryId } : {}) };
+    const info: DeliveryInfo = deliveryId
+      ? { id: event.id, type: event.type, deliveryId }
+      : { id: event.id, type: event.type };
 
     const list = handlers.for(event.type);
     if (list.length === 0) {
       stats.count("ignored");
       logger.info({ ...info }, "No handler for this event type; ignored");
-      return json(200, { received: true, ignored: true });
+      trace?.end({ ...info, outcome: "ignored", status: 200 });
+      return IGNORED;
     }
 
     let claim: Awaited<ReturnType<IdempotencyStore["claim"]>>;
@@ -217,45 +265,50 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
       claim = await store.claim(event.id);
     } catch (error) {
       logger.error({ ...info, error: errorFields(error) }, "The idempotency store is unavailable");
-      return reject({ refused: "store_unavailable", info, retryAfterMs: STORE_RETRY_AFTER_MS });
+      return reject({ refused: "store_unavailable", info, retryAfterMs: STORE_RETRY_AFTER_MS }, trace);
     }
     if (claim.status === "done") {
       stats.count("duplicate");
-      hook("onDuplicate", { ...info, inFlight: false });
+      if (hooks.onDuplicate) hook("onDuplicate", { ...info, inFlight: false });
       logger.info({ ...info }, "Already processed; answered duplicate");
-      return json(200, { received: true, duplicate: true });
+      trace?.end({ ...info, outcome: "duplicate", status: 200 });
+      return DUPLICATE;
     }
     if (claim.status === "processing") {
-      hook("onDuplicate", { ...info, inFlight: true });
+      if (hooks.onDuplicate) hook("onDuplicate", { ...info, inFlight: true });
       // Not the whole lease left (a minute for a 300 ms handler): about as long as handlers take here, at least 1 s.
       const typical = Math.max(1_000, stats.snapshot().handlerMs.p99);
-      return reject({ refused: "in_flight", info, retryAfterMs: Math.min(claim.retryAfterMs, typical) });
+      return reject({ refused: "in_flight", info, retryAfterMs: Math.min(claim.retryAfterMs, typical) }, trace);
     }
 
+    const token = claim.token;
     const context: HandlerContext = { receivedAt: new Date(), payload, header, replay: false };
     const started = performance.now();
-    const settled = runHandlers(list, event, context).then(
-      () => ({ ok: true as const, ms: performance.now() - started }),
-      (error: unknown) => ({ ok: false as const, error }),
+    let ran: MaybePromise<void>;
+    try {
+      ran = trace ? trace.run(() => runHandlers(list, event, context)) : runHandlers(list, event, context);
+    } catch (error) {
+      const ms = performance.now() - started;
+      return await settle(event, info, payload, token, { ok: false, error, ms }, false, trace);
+    }
+    // Handlers that returned no promise are done: no timer to race.
+    if (!isPromise(ran)) {
+      return await settle(event, info, payload, token, { ok: true, ms: performance.now() - started }, false, trace);
+    }
+    const settled = ran.then(
+      (): HandlersOutcome => ({ ok: true, ms: performance.now() - started }),
+      (error: unknown): HandlersOutcome => ({ ok: false, error, ms: performance.now() - started }),
     );
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const first = await Promise.race([
-      settled,
-      new Promise<typeof TIMEOUT>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs, TIMEOUT);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (first !== TIMEOUT) return settle(event, info, payload, claim.token, first, false);
+    const first = await timeouts.race(settled);
+    if (first !== TIMEOUT) return await settle(event, info, payload, token, first, false, trace);
 
     stats.count("accepted_late");
     logger.warn({ ...info, timeoutMs }, "Handlers are still running; answered 202 and carrying on");
-    const token = claim.token;
     background(
-      settled.then((outcome) => settle(event, info, payload, token, outcome, true)),
+      settled.then((outcome) => settle(event, info, payload, token, outcome, true, trace)),
       "Settling handlers after the 202",
     );
-    return json(202, { received: true, pending: true });
+    return PENDING;
   }
 
   const receiver: Receiver<Catalog> = {
@@ -272,14 +325,14 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
       return receiver;
     },
 
-    async receive(input) {
-      try {
-        return await receive(input);
-      } catch (error) {
+    receive(input) {
+      const trace = telemetry ? startTrace(input) : undefined;
+      return receive(input, trace).catch((error: unknown) => {
         // Only a bug in Hookline or a hook gets here; answer 500 so that the sender retries.
         logger.error({ error: errorFields(error) }, "Unexpected receiver failure");
-        return errorAnswer({ refused: "handler_failed" });
-      }
+        trace?.end({ outcome: "failed", status: 500, code: "handler_failed" });
+        return HANDLER_FAILED;
+      });
     },
 
     async handle(request, connection) {
