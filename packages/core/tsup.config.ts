@@ -32,8 +32,8 @@ export default defineConfig([
   // Subpaths import "@hookline/core" by name (kept external) so they use whichever build the runtime picked.
   {
     ...shared,
-    entry: { index: "src/index.ts", testing: "src/testing/index.ts", node: "src/node.ts" },
-    external: ["@hookline/core", /^node:/],
+    entry: { index: "src/index.ts", testing: "src/testing/index.ts", node: "src/node.ts", otel: "src/otel.ts" },
+    external: ["@hookline/core", "@opentelemetry/api", /^node:/],
     dts: true,
   },
   {

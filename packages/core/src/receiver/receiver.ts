@@ -215,7 +215,8 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
       await store.complete(event.id, token).catch((error: unknown) => {
         logger.error({ ...info, error: errorFields(error) }, "Could not mark the dead-lettered event processed");
       });
-      trace?.end({ ...info, outcome: "dead_lettered", status: late ? 202 : 200, handlerMs, late });
+      const { error } = outcome;
+      trace?.end({ ...info, outcome: "dead_lettered", status: late ? 202 : 200, handlerMs, late, error });
       return DEAD_LETTERED;
     }
     await store.release(event.id, token).catch((error: unknown) => {
@@ -237,7 +238,8 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
         "Handler failed; answering 500 so the sender retries",
       );
     }
-    trace?.end({ ...info, outcome: "failed", status: late ? 202 : 500, code: "handler_failed", handlerMs, late });
+    const status = late ? 202 : 500;
+    trace?.end({ ...info, outcome: "failed", status, code: "handler_failed", handlerMs, late, error: outcome.error });
     return HANDLER_FAILED;
   }
 

@@ -100,6 +100,8 @@ export interface ReceiveRecord extends DeliveryInfo {
   handlerMs?: number | undefined;
   /** Answered 202 before the handlers finished: this record comes when they did. */
   late?: boolean | undefined;
+  /** What a handler threw (`failed`, `dead_lettered`). */
+  error?: unknown;
 }
 
 /** One delivery as telemetry follows it, from {@link ReceiverTelemetry.start}. */

@@ -1,0 +1,165 @@
+/**
+ * OpenTelemetry for Hookline: traces and metrics of the receiver (and the sender), on `@opentelemetry/api`, an
+ * optional peer dependency that only this entry imports. Without a registered SDK the API is a no-op, and so is
+ * what this entry does with it (no attribute is set on a span that does not record).
+ *
+ * @example
+ * import { createReceiver } from "@hookline/core";
+ * import { receiverTelemetry } from "@hookline/core/otel";
+ *
+ * const receiver = createReceiver({ secret, events, telemetry: receiverTelemetry() });
+ *
+ * @module
+ */
+
+import type { DeliveryTelemetry, HeaderReader, ReceiveRecord, ReceiverTelemetry } from "@hookline/core";
+import {
+  type Attributes,
+  type Context,
+  context,
+  type Link,
+  type MeterProvider,
+  metrics,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapGetter,
+  type TracerProvider,
+  trace,
+} from "@opentelemetry/api";
+
+/** The instrumentation scope's name: the tracer's and the meter's. */
+export const INSTRUMENTATION_NAME = "@hookline/core";
+
+/** Options of {@link receiverTelemetry}. */
+export interface TelemetryOptions {
+  /**
+   * Where spans go.
+   * @default the global tracer provider (`trace.getTracerProvider()`)
+   */
+  tracerProvider?: TracerProvider;
+  /**
+   * Where metrics go.
+   * @default the global meter provider (`metrics.getMeterProvider()`)
+   */
+  meterProvider?: MeterProvider;
+}
+
+/** Reads `traceparent` and `tracestate` (or whatever the global propagator reads) through a header reader. */
+const headerGetter: TextMapGetter<HeaderReader> = {
+  get: (header, key) => header(key),
+  // The propagators only `get` the fields they know; no key listing is needed.
+  keys: () => [],
+};
+
+/** Durations in seconds, as the semantic conventions measure them, with buckets from 5 ms to 10 s. */
+const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+/**
+ * Traces and metrics of a receiver, for `createReceiver({ telemetry })`.
+ *
+ * Each delivery gets a `webhook.receive` span (a child of the active span, such as the HTTP server's, else a
+ * server span of its own), linked to the sender's trace when the request carries `traceparent`: a link and not a
+ * parent, since the header comes from outside. Its handlers run in its context, so their spans nest under it. It
+ * ends when the handlers do (after a 202 too), with `webhook.message.id`, `webhook.event.type`,
+ * `webhook.outcome`, `http.response.status_code` and `error.type` (the error code).
+ *
+ * Metrics: `hookline.receiver.received`, `.processed`, `.duplicates`, `.rejected` (by `error.type`),
+ * `.dead_lettered` and `.failed` counters, and the `hookline.receiver.handler.duration` histogram (seconds).
+ */
+export function receiverTelemetry(options: TelemetryOptions = {}): ReceiverTelemetry {
+  const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_NAME);
+  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_NAME);
+  const counter = (name: string, description: string) =>
+    meter.createCounter(`hookline.receiver.${name}`, { description, unit: "{delivery}" });
+  const received = counter("received", "Deliveries that arrived, before any check");
+  const processed = counter("processed", "Deliveries whose handlers succeeded");
+  const duplicates = counter("duplicates", "Deliveries of a message already processed, or being processed");
+  const rejected = counter("rejected", "Deliveries refused before any handler ran, by error code");
+  const deadLettered = counter("dead_lettered", "Deliveries whose handler failed and whose event was dead-lettered");
+  const failed = counter("failed", "Deliveries whose handler failed with nothing to keep the event: answered 500");
+  const handlerDuration = meter.createHistogram("hookline.receiver.handler.duration", {
+    description: "How long the handlers of one delivery ran",
+    unit: "s",
+    advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
+  });
+
+  return {
+    start(header) {
+      received.add(1);
+      const active = context.active();
+      const remote = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, header, headerGetter));
+      const links: Link[] = remote && trace.isSpanContextValid(remote) ? [{ context: remote }] : [];
+      const kind = trace.getSpan(active) ? SpanKind.INTERNAL : SpanKind.SERVER;
+      const span = tracer.startSpan("webhook.receive", { kind, links }, active);
+      const spanContext: Context = trace.setSpan(active, span);
+      let ended = false;
+      return {
+        run: (handlers) => context.with(spanContext, handlers),
+        end(record) {
+          if (ended) return;
+          ended = true;
+          count(record);
+          if (span.isRecording()) describe(span, record);
+          span.end();
+        },
+      } satisfies DeliveryTelemetry;
+    },
+  };
+
+  function count(record: ReceiveRecord) {
+    const type = record.type === undefined ? {} : { "webhook.event.type": record.type };
+    switch (record.outcome) {
+      case "processed":
+        processed.add(1, type);
+        break;
+      case "duplicate":
+        duplicates.add(1, { ...type, "webhook.in_flight": record.code === "in_flight" });
+        break;
+      case "dead_lettered":
+        deadLettered.add(1, type);
+        break;
+      case "failed":
+        failed.add(1, type);
+        break;
+      case "rejected":
+        rejected.add(1, { "error.type": record.code ?? "unknown", "http.response.status_code": record.status });
+        break;
+      case "ignored":
+        break;
+    }
+    if (record.handlerMs !== undefined) {
+      handlerDuration.record(record.handlerMs / 1000, { ...type, "webhook.outcome": record.outcome });
+    }
+  }
+}
+
+function describe(span: Span, record: ReceiveRecord) {
+  const attributes: Attributes = {
+    "webhook.outcome": record.outcome,
+    "http.response.status_code": record.status,
+  };
+  if (record.id !== undefined) attributes["webhook.message.id"] = record.id;
+  if (record.deliveryId !== undefined) attributes["webhook.delivery.id"] = record.deliveryId;
+  if (record.type !== undefined) attributes["webhook.event.type"] = record.type;
+  if (record.code !== undefined) attributes["error.type"] = record.code;
+  if (record.late) attributes["webhook.late"] = true;
+  span.setAttributes(attributes);
+  if (record.error !== undefined) span.recordException(exception(record.error));
+  // A refusal (4xx) is the sender's error, not ours: as for HTTP server spans, only 5xx and failed handlers are.
+  if (record.status >= 500 || record.outcome === "failed" || record.outcome === "dead_lettered") {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: record.code ?? "handler failed" });
+  }
+}
+
+/** A thrown value as OpenTelemetry records it: an `Error` as is, anything else as text (never throwing). */
+function exception(error: unknown): Error | string {
+  if (error instanceof Error) return error;
+  try {
+    return String(error);
+  } catch {
+    return `a thrown ${typeof error}`;
+  }
+}
