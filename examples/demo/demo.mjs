@@ -1,10 +1,12 @@
-// `pnpm demo`: a Hookline receiver on loopback (Node http, memory store, typed catalog, dead letters), then a
-// scripted sender that shows each answer a real provider would get. Needs no services.
+// `pnpm demo`: both halves of Hookline on loopback, no services needed. First a receiver (Node http, memory
+// store, typed catalog, dead letters) and a scripted provider that shows each answer it gets; then a Hookline
+// sender delivering to endpoints that fail, disappear, are blocked or are down (sending.mjs).
 import { createServer } from "node:http";
 import { createReceiver, defineEvents, generateSecret, memoryDeadLetters } from "@hookline/core";
 import { nodeHandler } from "@hookline/core/node";
 import { signedDelivery } from "@hookline/core/testing";
 import { z } from "zod";
+import { sendingDemo } from "./sending.mjs";
 
 const secret = generateSecret();
 const events = defineEvents({
@@ -90,7 +92,9 @@ console.log(
     .map(([k, v]) => `${k} ×${v}`)
     .join(", ")}`,
 );
+failures += await sendingDemo(events);
 console.log(
   failures === 0 ? "\nAll demo steps answered as expected." : `\n${failures} demo step(s) did not answer as expected.`,
 );
-process.exit(failures === 0 ? 0 : 1);
+// No process.exit: the sender's stop() and the servers' close() leave nothing running, so Node exits by itself.
+process.exitCode = failures === 0 ? 0 : 1;

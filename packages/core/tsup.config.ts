@@ -4,14 +4,18 @@ import { defineConfig, type Options } from "tsup";
 type Plugin = NonNullable<Options["esbuildPlugins"]>[number];
 
 /**
- * The same sources build twice: once on WebCrypto (every runtime), once with the node:crypto backend, which
- * the `node` export condition selects. Only the module behind `./backend` differs between the two.
+ * The same sources build twice: once runtime-neutral (WebCrypto, fetch), once for Node, which the `node` export
+ * condition selects. Only two modules differ between the two: `./backend` (node:crypto) and `./net` (node:http
+ * through the SSRF guard's DNS lookup).
  */
-const nodeBackend: Plugin = {
-  name: "hookline-node-backend",
+const nodeModules: Plugin = {
+  name: "hookline-node-modules",
   setup(build) {
     build.onResolve({ filter: /^(\.\.?\/)+backend$/ }, () => ({
       path: fileURLToPath(new URL("./src/backend/node.ts", import.meta.url)),
+    }));
+    build.onResolve({ filter: /^(\.\.?\/)+net$/ }, () => ({
+      path: fileURLToPath(new URL("./src/net/node.ts", import.meta.url)),
     }));
   },
 };
@@ -41,6 +45,6 @@ export default defineConfig([
     entry: { "node-crypto/index": "src/index.ts" },
     platform: "node",
     dts: false,
-    esbuildPlugins: [nodeBackend],
+    esbuildPlugins: [nodeModules],
   },
 ]);

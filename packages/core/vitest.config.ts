@@ -3,7 +3,7 @@ import { defineProject } from "vitest/config";
 
 const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
-// The sources as they are: the WebCrypto backend, as on Bun, Deno, Workers and browsers.
+// The sources as they are: the WebCrypto backend and the fetch transport, as on Workers and browsers.
 export default defineProject({
   test: {
     name: "core (webcrypto)",

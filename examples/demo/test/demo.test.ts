@@ -9,7 +9,7 @@ const run = (script: string) =>
     timeout: 30_000,
   });
 
-it("pnpm demo answers every scripted delivery as expected and exits 0", async () => {
+it("pnpm demo answers every scripted delivery, sends with retries, and exits 0 by itself", async () => {
   const { stdout } = await run("demo.mjs");
   expect(stdout).toMatch(/Receiver listening on http:\/\/127\.0\.0\.1:\d+\/webhooks/);
   expect(stdout).toContain('→ 200 {"received":true,"duplicate":true}');
@@ -17,6 +17,14 @@ it("pnpm demo answers every scripted delivery as expected and exits 0", async ()
   expect(stdout).toContain('→ 401 {"error":{"code":"timestamp_too_old"');
   expect(stdout).toContain('→ 200 {"received":true,"deadLettered":true}');
   expect(stdout).toContain("replay once the ledger is back");
+  // The sending half: retries with their delays, 410, the SSRF guard, a dead letter replayed.
+  expect(stdout).toMatch(/flaky +attempt 1 → 503 \(pending, retry in 200 ms\)/);
+  expect(stdout).toMatch(/flaky +attempt 2 → 503 \(pending, retry in 400 ms\)/);
+  expect(stdout).toMatch(/flaky +attempt 3 → 200 \(delivered\)/);
+  expect(stdout).toContain("✔ 410 Gone disables the endpoint");
+  expect(stdout).toMatch(/✔ 127\.0\.0\.2 is not in allow: blocked +→ blocked, 0 connections/);
+  expect(stdout).toMatch(/ledger +attempt 3 → 500 \(exhausted\)/);
+  expect(stdout).toMatch(/✔ replay once the ledger is back +→ 1 requeued, delivered/);
   expect(stdout).not.toContain("✘");
   expect(stdout).toContain("All demo steps answered as expected.");
 });

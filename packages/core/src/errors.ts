@@ -1,3 +1,5 @@
+import type { ValidationIssue } from "./receiver/events";
+
 /**
  * Why a webhook failed verification. Each code maps to one HTTP status in {@link errorStatus}.
  *
@@ -50,8 +52,16 @@ export type ReceiverErrorCode =
   | "handler_failed"
   | "raw_body_unavailable";
 
+/**
+ * Why a sender refused a call, each with the status an app would answer its own caller with.
+ *
+ * - `invalid_url`: an endpoint URL that is not http(s), or plain http to a host that `allow` does not cover.
+ * - `not_found`: no endpoint or delivery with that id.
+ */
+export type SenderErrorCode = "invalid_url" | "not_found";
+
 /** Every code a Hookline error can carry. */
-export type HooklineErrorCode = WebhookVerificationErrorCode | ReceiverErrorCode | "invalid_option";
+export type HooklineErrorCode = WebhookVerificationErrorCode | ReceiverErrorCode | SenderErrorCode | "invalid_option";
 
 /**
  * The HTTP status a receiver answers with for each code. A bad secret or option is the receiver's own
@@ -81,6 +91,8 @@ export const errorStatus: Readonly<Record<HooklineErrorCode, number>> = {
   store_unavailable: 503,
   handler_failed: 500,
   raw_body_unavailable: 500,
+  invalid_url: 400,
+  not_found: 404,
 };
 
 // Marks errors made by any copy of Hookline: an app can load two (the node and WebCrypto builds, ESM and CJS),
@@ -100,11 +112,14 @@ function isBrandedBase(type: unknown, value: unknown): boolean {
 export class HooklineError<Code extends HooklineErrorCode = HooklineErrorCode> extends Error {
   override readonly name: string = "HooklineError";
   readonly code: Code;
+  /** With `invalid_event`: where and how the data failed its schema. */
+  readonly issues?: ValidationIssue[];
   readonly [BRAND] = true;
 
-  constructor(code: Code, message: string, options?: { cause?: unknown }) {
+  constructor(code: Code, message: string, options?: { cause?: unknown; issues?: ValidationIssue[] }) {
     super(message, options);
     this.code = code;
+    if (options?.issues) this.issues = options.issues;
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
@@ -118,8 +133,10 @@ export class HooklineError<Code extends HooklineErrorCode = HooklineErrorCode> e
   }
 
   /** A JSON-safe shape for responses and logs; never includes secrets or payloads. */
-  toJSON(): { code: Code; message: string } {
-    return { code: this.code, message: this.message };
+  toJSON(): { code: Code; message: string; issues?: ValidationIssue[] } {
+    return this.issues
+      ? { code: this.code, message: this.message, issues: this.issues }
+      : { code: this.code, message: this.message };
   }
 }
 

@@ -1,5 +1,7 @@
 export { backendName as cryptoBackend } from "./backend";
 export { type Diagnosis, diagnose } from "./diagnose";
+export { type ClaimLoop, type ClaimLoopOptions, claimLoop } from "./engine/claim-loop";
+export { type MemoryDeliveries, type MemoryDeliveriesOptions, memoryDeliveries } from "./engine/memory";
 export type {
   Attempt,
   AttemptOutcome,
@@ -25,6 +27,7 @@ export {
   HooklineError,
   type HooklineErrorCode,
   type ReceiverErrorCode,
+  type SenderErrorCode,
   WebhookVerificationError,
   type WebhookVerificationErrorCode,
 } from "./errors";
@@ -45,6 +48,7 @@ export {
   type DeliveryResult,
   type ExponentialBackoffOptions,
   exponentialBackoff,
+  type FixedScheduleOptions,
   fixedSchedule,
   type Jitter,
   nextDelay,
@@ -53,6 +57,7 @@ export {
 } from "./retry";
 export * from "./schemes";
 export type { SecretInput } from "./secrets";
+export * from "./sender";
 export { DEFAULT_TOLERANCE_SECONDS, type Tolerance } from "./tolerance";
 export {
   type GenerateSecretOptions,

@@ -16,3 +16,18 @@ export function randomBytes(size: number): Uint8Array {
   offset += size;
   return bytes;
 }
+
+const ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/** `prefix` and 24 random base62 characters (143 bits), such as `msg_…`, `ep_…`, `dlv_…`. */
+export function randomId(prefix: string): string {
+  const length = prefix.length + 24;
+  let id = prefix;
+  while (id.length < length) {
+    for (const byte of randomBytes(32)) {
+      // 248 = 4 × 62: rejecting the rest keeps every character equally likely.
+      if (byte < 248 && id.length < length) id += ID_ALPHABET[byte % 62];
+    }
+  }
+  return id;
+}

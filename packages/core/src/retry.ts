@@ -62,24 +62,44 @@ function checkAttempt(attempt: number): void {
   }
 }
 
+/** Options of {@link fixedSchedule}. */
+export interface FixedScheduleOptions {
+  /**
+   * Spreads each delay by up to this share either way (0.2: ±20%), so that deliveries that failed together are
+   * not retried in the same instant. From 0 to 1.
+   * @default 0
+   */
+  jitter?: number;
+  /**
+   * The source of jitter: a number in `[0, 1)`. Inject a fixed one in tests.
+   * @default Math.random
+   */
+  random?: () => number;
+}
+
 /**
- * A schedule of fixed delays, such as one of {@link retrySchedules}: `delays[0]` before attempt 1, and so on.
- * @throws {HooklineError} `invalid_option` when `delays` is empty or holds a delay that is not a finite number ≥ 0.
+ * A schedule of fixed delays, such as one of {@link retrySchedules}: `delays[0]` before attempt 1, and so on,
+ * each spread by `jitter` and rounded to whole milliseconds.
+ * @throws {HooklineError} `invalid_option` when `delays` is empty or holds a delay that is not a finite number ≥ 0,
+ * or `jitter` is not between 0 and 1.
  */
-export function fixedSchedule(delays: readonly number[]): RetrySchedule {
+export function fixedSchedule(delays: readonly number[], options: FixedScheduleOptions = {}): RetrySchedule {
+  const { jitter = 0, random = Math.random } = options;
   if (delays.length === 0) throw new HooklineError("invalid_option", "delays must hold at least one delay");
   for (const delay of delays) {
     if (!Number.isFinite(delay) || delay < 0) {
       throw new HooklineError("invalid_option", `delays must be milliseconds ≥ 0, got ${delay}`);
     }
   }
+  if (!(jitter >= 0 && jitter <= 1)) invalidOption("jitter must be between 0 and 1", jitter);
   // A copy, so that a caller editing their array later cannot change a schedule in use.
   const copy = [...delays];
   return {
     maxAttempts: copy.length,
     delayFor(attempt) {
       checkAttempt(attempt);
-      return copy[attempt - 1];
+      const delay = copy[attempt - 1];
+      return delay === undefined || jitter === 0 ? delay : Math.round(delay * (1 + jitter * (2 * random() - 1)));
     },
   };
 }

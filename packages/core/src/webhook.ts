@@ -2,7 +2,7 @@ import { base64Encode, utf8Decode } from "./encoding";
 import { HooklineError, verificationError } from "./errors";
 import { type HeaderReader, type HeadersInput, headerReader } from "./headers";
 import { isPromise, type MaybePromise, whenReady } from "./maybe";
-import { randomBytes } from "./random";
+import { randomId } from "./random";
 import { type SchemeVerified, standardWebhooks, type WebhookScheme } from "./schemes";
 import { type SecretInput, secretList } from "./secrets";
 import { type Tolerance, timestampCheck } from "./tolerance";
@@ -93,18 +93,9 @@ function rawPayload(payload: unknown): string | Uint8Array {
   );
 }
 
-const ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
 /** A new `msg_` id: 24 random base62 characters. */
 export function generateMessageId(): string {
-  let id = "msg_";
-  while (id.length < 28) {
-    for (const byte of randomBytes(32)) {
-      // 248 = 4 × 62: rejecting the rest keeps every character equally likely.
-      if (byte < 248 && id.length < 28) id += ID_ALPHABET[byte % 62];
-    }
-  }
-  return id;
+  return randomId("msg_");
 }
 
 function unixSeconds(timestamp: number | Date | undefined): number {

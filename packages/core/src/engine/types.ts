@@ -39,6 +39,8 @@ export type DeliveryStatus = "pending" | "delivered" | "failed" | "exhausted";
 export interface EndpointSecret {
   /** `whsec_…` (Standard Webhooks, Stripe), `whsk_…` (v1a), or the raw secret text (GitHub, HMAC). */
   secret: string;
+  /** With a `whsk_` secret: the `whpk_…` public key that receivers verify with. */
+  publicKey?: string;
   /** When it stops signing (ms since the epoch): set on the old secret by a rotation's grace. */
   expiresAt?: number;
 }
@@ -171,7 +173,9 @@ export interface DeliveryJob {
 /**
  * How an attempt ended, as the engine records it in one atomic step:
  * - the attempt is appended to the log, always (even when the lease was lost: the attempt did happen);
- * - the delivery moves to `next` and its endpoint takes `endpoint`'s changes, only while the lease still holds.
+ * - only while the lease still holds: the delivery moves to `next`, its `attempts` grows by one, its
+ *   `lastStatus`/`lastError` become the attempt's (absent ones cleared) and `lastAttemptAt` its `startedAt`; its
+ *   endpoint takes `endpoint`'s changes. The lease ends either way.
  */
 export interface Settlement {
   attempt: Omit<Attempt, "id" | "deliveryId" | "messageId" | "endpointId">;
@@ -184,8 +188,11 @@ export interface Settlement {
 /** Attempts one job and says how it ended. The sender's dispatcher is the one processor of deliveries. */
 export type Processor<Job, Result> = (job: Job) => Promise<Result>;
 
-/** How a worker takes work. */
-export interface WorkOptions {
+/**
+ * How a worker takes work. Generic so that the receiver's inbox can take the same options over its own jobs; a
+ * sender's engine uses the defaults.
+ */
+export interface WorkOptions<Job = DeliveryJob, Result = Settlement> {
   /** Jobs in flight at once in this worker. */
   concurrency: number;
   /**
@@ -197,17 +204,30 @@ export interface WorkOptions {
   leaseMs: number;
   /** A processor that threw, or an engine that could not reach its backing store; the worker goes on. */
   onError?(error: unknown): void;
+  /**
+   * Called once the engine is done with a job whose processor returned a settlement: recorded, refused because
+   * the lease was lost, or failed to record (then `onError` got why). The sender's hooks, counters and `drain`
+   * hang on it, so that they never run ahead of what the engine holds.
+   */
+  onSettled?(job: Job, settlement: Result): void;
 }
 
 /** A running worker. */
 export interface Worker {
-  /** Takes no new work, waits for what is in flight to settle, and gives back every timer and connection it took. */
+  /**
+   * Takes no new work, waits for what is in flight to settle, and gives back every timer and connection that
+   * `work` took (a LISTEN connection, a BullMQ worker and its connections), so that the process can exit.
+   */
   stop(): Promise<void>;
 }
 
 /**
  * Where a sender keeps its state and how due deliveries reach it. Each method is atomic on its own; the notes
  * say what each must guarantee.
+ *
+ * Whatever makes a delivery due now (`messages.enqueue`, `deliveries.requeue`, an endpoint enabled by
+ * `endpoints.update`) wakes this engine's idle workers at once, and those of other processes where the engine
+ * can (PostgreSQL's NOTIFY, a BullMQ job): a delivery waits for a poll only as a fallback.
  */
 export interface DeliveryStore {
   readonly endpoints: {
@@ -246,8 +266,12 @@ export interface DeliveryStore {
      * status; one under a live lease is left to its worker. Resolves how many were requeued.
      */
     requeue(filter: RequeueFilter): Promise<number>;
-    /** When the earliest `pending` delivery to an enabled endpoint is due; `undefined` when none is. */
-    nextDue(): Promise<number | undefined>;
+    /**
+     * In how many milliseconds (on the engine's clock) the earliest `pending` delivery to an enabled endpoint is
+     * due: 0 or less when one is due now, `undefined` when none is pending. A delivery under a lease counts as due
+     * when its lease ends. Relative, so that a caller never compares its own clock with the engine's.
+     */
+    dueIn(): Promise<number | undefined>;
   };
   readonly attempts: {
     /** Every attempt of a delivery, oldest first. */

@@ -1,7 +1,7 @@
 import type { HeaderReader } from "../headers";
 import { type MaybePromise, whenReady } from "../maybe";
 import { type Refusal, refusal } from "./answers";
-import { describeIssues, type EventSchemas } from "./events";
+import { type EventSchemas, validateData } from "./events";
 import { errorFields } from "./log";
 import type { Envelope, EnvelopeFields } from "./types";
 
@@ -63,13 +63,10 @@ export function parseEvent(
   const bodyId = typeof fields.id === "string" && fields.id !== "" ? fields.id : undefined;
   const id = signedId ?? bodyId;
   if (!schema) return { type: fields.type, id, data: fields.data };
-  // A synchronous schema (most are) answers at once: no promise for it.
   const type = fields.type;
-  return whenReady(schema["~standard"].validate(fields.data), (result): ParsedEvent | Refusal => {
-    if (result.issues) {
-      const message = `The ${type} event does not match its schema`;
-      return refusal("invalid_event", message, { issues: describeIssues(result.issues) });
-    }
-    return { type, id, data: result.value };
-  });
+  return whenReady(validateData(schema, type, fields.data), (result): ParsedEvent | Refusal =>
+    "issues" in result
+      ? refusal("invalid_event", result.message, { issues: result.issues })
+      : { type, id, data: result.value },
+  );
 }

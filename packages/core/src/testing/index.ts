@@ -4,12 +4,14 @@
  *   your own tests (like Stripe's `generateTestHeaderString`).
  * - `runAdapterContract` checks a framework adapter on the real framework over real HTTP.
  * - `runStoreContract` / `runDeadLetterContract` check that an `IdempotencyStore` / `DeadLetterStore` keeps the
- *   guarantees a receiver relies on. The contracts run under vitest, jest or node:test: pass that runner's
- *   `describe` and `it`.
+ *   guarantees a receiver relies on; `runDeliveryStoreContract` checks a sender's engine (`DeliveryStore`). The
+ *   contracts run under vitest, jest or node:test: pass that runner's `describe` and `it`.
  *
  * @module
  */
+
 export { type AdapterHarness, type AdapterServer, runAdapterContract } from "./adapter-contract";
+export { runDeliveryStoreContract } from "./delivery-contract";
 export { type SignedDelivery, type SignedDeliveryOptions, signedDelivery, signedRequest } from "./kit";
 export { serviceUrl } from "./services";
 export { type ContractRunner, runDeadLetterContract, runStoreContract } from "./store-contract";

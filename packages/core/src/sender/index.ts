@@ -1,0 +1,32 @@
+export {
+  type AttemptResult,
+  createDeliveryAgent,
+  type DeliverOptions,
+  type DeliveryAgent,
+  type DeliveryAgentOptions,
+  type DeliveryLookup,
+  deliver,
+  deliveryGuard,
+} from "./deliver";
+export type {
+  EndpointInput,
+  EndpointUpdate,
+  RotateSecretOptions,
+  SecretKind,
+  SenderEndpoints,
+} from "./endpoints";
+export { createSender } from "./sender";
+export type { RetryAfterPolicy } from "./settle";
+export type {
+  AttemptInfo,
+  DrainOptions,
+  EventInput,
+  ReplayOptions,
+  Sender,
+  SenderHooks,
+  SenderLogger,
+  SenderOptions,
+  SenderStats,
+  SendOptions,
+  SendResult,
+} from "./types";
