@@ -8,11 +8,19 @@
  * import { receiverTelemetry } from "@hookline/core/otel";
  *
  * const receiver = createReceiver({ secret, events, telemetry: receiverTelemetry() });
+ * const sender = createSender({ events, telemetry: senderTelemetry() });
  *
  * @module
  */
 
-import type { DeliveryTelemetry, HeaderReader, ReceiveRecord, ReceiverTelemetry } from "@hookline/core";
+import type {
+  AttemptInfo,
+  DeliveryTelemetry,
+  HeaderReader,
+  ReceiveRecord,
+  ReceiverTelemetry,
+  SenderTelemetry,
+} from "@hookline/core";
 import {
   type Attributes,
   type Context,
@@ -33,7 +41,7 @@ import {
 /** The instrumentation scope's name: the tracer's and the meter's. */
 export const INSTRUMENTATION_NAME = "@hookline/core";
 
-/** Options of {@link receiverTelemetry}. */
+/** Options of {@link receiverTelemetry} and {@link senderTelemetry}. */
 export interface TelemetryOptions {
   /**
    * Where spans go.
@@ -152,6 +160,99 @@ function describe(span: Span, record: ReceiveRecord) {
   if (record.status >= 500 || record.outcome === "failed" || record.outcome === "dead_lettered") {
     span.setStatus({ code: SpanStatusCode.ERROR, message: record.code ?? "handler failed" });
   }
+}
+
+/** Lag from a message's creation to its delivery: from 10 ms to a day. */
+const LAG_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 21_600, 86_400];
+
+/**
+ * Traces and metrics of a sender, for `createSender({ telemetry })`, following the HTTP client semantic
+ * conventions.
+ *
+ * Each attempt gets a client span named `POST` from its start to its end, with `http.request.method`,
+ * `url.full` (no credentials), `server.address`, `server.port`, `http.response.status_code`, `error.type` (the
+ * status for 4xx and 5xx, else `timeout`, `network`, `blocked`, `aborted` or `invalid`),
+ * `http.request.resend_count`, and `webhook.message.id`, `webhook.delivery.id`, `webhook.endpoint.id`,
+ * `webhook.event.type`, `webhook.attempt`, `webhook.outcome` (success, retry, final, disable, blocked).
+ *
+ * Metrics: `http.client.request.duration` (seconds, the conventions' attributes), the `hookline.sender.attempts`
+ * counter by `webhook.response.class` (`2xx`, `4xx`, `5xx`, `timeout`, `network`, `blocked`, …), and the
+ * `hookline.sender.delivery.lag` histogram: seconds from the message's creation to its delivery.
+ */
+export function senderTelemetry(options: TelemetryOptions = {}): SenderTelemetry {
+  const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_NAME);
+  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_NAME);
+  const duration = meter.createHistogram("http.client.request.duration", {
+    description: "Duration of HTTP client requests",
+    unit: "s",
+    advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
+  });
+  const attempts = meter.createCounter("hookline.sender.attempts", {
+    description: "Delivery attempts, by how the endpoint answered",
+    unit: "{attempt}",
+  });
+  const lag = meter.createHistogram("hookline.sender.delivery.lag", {
+    description: "From a message's creation to its delivery to an endpoint",
+    unit: "s",
+    advice: { explicitBucketBoundaries: LAG_BUCKETS },
+  });
+
+  return {
+    attempt(info) {
+      const http = httpAttributes(info);
+      duration.record(info.durationMs / 1000, http);
+      attempts.add(1, { "webhook.response.class": responseClass(info), "webhook.event.type": info.type });
+      const endedAt = info.startedAt + info.durationMs;
+      if (info.status === "delivered") {
+        lag.record(Math.max(0, endedAt - info.createdAt) / 1000, { "webhook.event.type": info.type });
+      }
+      const span = tracer.startSpan("POST", { kind: SpanKind.CLIENT, startTime: info.startedAt }, ROOT_CONTEXT);
+      if (span.isRecording()) {
+        span.setAttributes({
+          ...http,
+          "url.full": info.url,
+          "http.request.resend_count": info.attempt - 1,
+          "webhook.message.id": info.messageId,
+          "webhook.delivery.id": info.deliveryId,
+          "webhook.endpoint.id": info.endpointId,
+          "webhook.event.type": info.type,
+          "webhook.attempt": info.attempt,
+          "webhook.outcome": info.outcome,
+        });
+        // As for HTTP client spans: no answer, or a 4xx or 5xx one, is an error.
+        if (http["error.type"] !== undefined) {
+          span.setStatus({ code: SpanStatusCode.ERROR, ...(info.error !== undefined && { message: info.error }) });
+        }
+      }
+      span.end(endedAt);
+    },
+  };
+}
+
+/** The HTTP client conventions' attributes of an attempt (those of `http.client.request.duration`). */
+function httpAttributes(info: AttemptInfo): Attributes {
+  const attributes: Attributes = { "http.request.method": "POST" };
+  try {
+    const url = new URL(info.url);
+    attributes["server.address"] = url.hostname;
+    attributes["server.port"] = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+    attributes["url.scheme"] = url.protocol.slice(0, -1);
+  } catch {
+    // An invalid URL has no server to name; `error.type` says `invalid`.
+  }
+  if (info.httpStatus !== undefined) {
+    attributes["http.response.status_code"] = info.httpStatus;
+    if (info.httpStatus >= 400) attributes["error.type"] = String(info.httpStatus);
+  } else {
+    attributes["error.type"] = info.errorKind ?? (info.outcome === "blocked" ? "blocked" : "network");
+  }
+  return attributes;
+}
+
+/** `2xx`, `4xx`, `5xx` (or `1xx`, `3xx`) by the status; `timeout`, `network`, `blocked`, … when none came. */
+function responseClass(info: AttemptInfo): string {
+  if (info.httpStatus !== undefined) return `${Math.floor(info.httpStatus / 100)}xx`;
+  return info.errorKind ?? (info.outcome === "blocked" ? "blocked" : "network");
 }
 
 /** A thrown value as OpenTelemetry records it: an `Error` as is, anything else as text (never throwing). */

@@ -10,9 +10,10 @@ import {
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as z from "zod";
-import { createReceiver, defineEvents, memoryDeadLetters, type ReceiverOptions } from "../src";
-import { receiverTelemetry } from "../src/otel";
+import { createReceiver, createSender, defineEvents, memoryDeadLetters, type ReceiverOptions } from "../src";
+import { receiverTelemetry, senderTelemetry } from "../src/otel";
 import { signedDelivery } from "../src/testing";
+import { loopbackServer } from "./sender/loopback";
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const events = defineEvents({ "invoice.paid": z.object({ id: z.string(), amount: z.number().int() }) });
@@ -31,20 +32,13 @@ afterAll(() => {
   propagation.disable();
 });
 
-/** A receiver whose telemetry goes to in-memory exporters; `collect()` reads the metrics so far. */
-function instrumented(options: Partial<ReceiverOptions<typeof events>> = {}) {
+/** Providers that keep what they get in memory; `collect()` reads the metrics so far, by name. */
+function inMemory() {
   const spans = new InMemorySpanExporter();
   const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
   const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
   const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
   const meterProvider = new MeterProvider({ readers: [reader] });
-  const receiver = createReceiver({
-    secret,
-    events,
-    logger: silent,
-    telemetry: receiverTelemetry({ tracerProvider, meterProvider }),
-    ...options,
-  });
   async function collect() {
     await reader.forceFlush();
     const points = new Map<string, { attributes: Record<string, unknown>; value: unknown }[]>();
@@ -61,7 +55,20 @@ function instrumented(options: Partial<ReceiverOptions<typeof events>> = {}) {
     }
     return points;
   }
-  return { receiver, spans: () => spans.getFinishedSpans(), collect };
+  return { tracerProvider, meterProvider, spans: () => spans.getFinishedSpans(), collect };
+}
+
+/** A receiver whose telemetry goes to in-memory exporters. */
+function instrumented(options: Partial<ReceiverOptions<typeof events>> = {}) {
+  const { tracerProvider, meterProvider, spans, collect } = inMemory();
+  const receiver = createReceiver({
+    secret,
+    events,
+    logger: silent,
+    telemetry: receiverTelemetry({ tracerProvider, meterProvider }),
+    ...options,
+  });
+  return { receiver, spans, collect };
 }
 
 async function request(options: {
@@ -270,5 +277,108 @@ describe("receiverTelemetry", () => {
     }).on("invoice.paid", () => {});
     expect((await ending.handle(await request({ id: "msg_1" }))).status).toBe(200);
     expect(errors).toEqual(["The telemetry failed to start a delivery", "The telemetry failed to end a delivery"]);
+  });
+});
+
+describe("senderTelemetry", () => {
+  it("a client span per attempt, http.client.request.duration, attempts by class and the delivery lag", async () => {
+    const ok = await loopbackServer((_, response) => response.end("ok"));
+    const failing = await loopbackServer((_, response) => response.writeHead(503).end());
+    const missing = await loopbackServer((_, response) => response.writeHead(404).end());
+    const hanging = await loopbackServer(() => {});
+    const gone = await loopbackServer();
+    await gone.close(); // its port now refuses connections
+    const { tracerProvider, meterProvider, spans, collect } = inMemory();
+    const endpoints = new Map<string, string>();
+    const outbox = createSender({
+      allow: ["127.0.0.1/32"],
+      schedule: [0],
+      timeoutMs: 200,
+      logger: silent,
+      telemetry: senderTelemetry({ tracerProvider, meterProvider }),
+    });
+    try {
+      const urls = {
+        "2xx": `http://user:secret@127.0.0.1:${ok.port}/hooks?x=1`,
+        "5xx": `${failing.origin}/hooks`,
+        "4xx": `${missing.origin}/hooks`,
+        timeout: `${hanging.origin}/hooks`,
+        network: `${gone.origin}/hooks`,
+        blocked: "https://127.0.0.2:9/hooks", // refused by the guard before any connection
+      };
+      for (const [kind, url] of Object.entries(urls)) {
+        endpoints.set((await outbox.endpoints.create({ url })).id, kind);
+      }
+      outbox.start();
+      const sent = await outbox.send("invoice.paid", { id: "in_1", amount: 1 }, { id: "msg_otel" });
+      await outbox.drain();
+      expect(sent.deliveries).toHaveLength(6);
+    } finally {
+      await outbox.stop();
+      for (const server of [ok, failing, missing, hanging]) await server.close();
+    }
+
+    const byKind = new Map(
+      spans().map((span) => [endpoints.get(String(span.attributes["webhook.endpoint.id"])), span]),
+    );
+    expect([...byKind.keys()].sort()).toEqual(["2xx", "4xx", "5xx", "blocked", "network", "timeout"]);
+    for (const span of byKind.values()) {
+      expect(span.name).toBe("POST");
+      expect(span.kind).toBe(SpanKind.CLIENT);
+      expect(span.attributes).toMatchObject({
+        "http.request.method": "POST",
+        "http.request.resend_count": 0,
+        "webhook.message.id": "msg_otel",
+        "webhook.event.type": "invoice.paid",
+        "webhook.attempt": 1,
+      });
+    }
+    const delivered = byKind.get("2xx");
+    expect(delivered?.attributes).toMatchObject({
+      "url.full": `http://127.0.0.1:${ok.port}/hooks?x=1`, // no credentials
+      "server.address": "127.0.0.1",
+      "server.port": ok.port,
+      "http.response.status_code": 200,
+      "webhook.outcome": "success",
+    });
+    expect(delivered?.attributes["error.type"]).toBeUndefined();
+    expect(delivered?.status.code).toBe(SpanStatusCode.UNSET);
+    const errors = Object.fromEntries(
+      [...byKind].map(([kind, span]) => [kind, [span.attributes["error.type"], span.status.code]]),
+    );
+    expect(errors).toEqual({
+      "2xx": [undefined, SpanStatusCode.UNSET],
+      "4xx": ["404", SpanStatusCode.ERROR],
+      "5xx": ["503", SpanStatusCode.ERROR],
+      timeout: ["timeout", SpanStatusCode.ERROR],
+      network: ["network", SpanStatusCode.ERROR],
+      blocked: ["blocked", SpanStatusCode.ERROR],
+    });
+
+    const metrics = await collect();
+    const attempts = metrics.get("hookline.sender.attempts") ?? [];
+    expect(
+      Object.fromEntries(attempts.map((point) => [point.attributes["webhook.response.class"], point.value])),
+    ).toEqual({ "2xx": 1, "4xx": 1, "5xx": 1, timeout: 1, network: 1, blocked: 1 });
+    const durations = metrics.get("http.client.request.duration") ?? [];
+    expect(durations.map((point) => point.attributes["error.type"] ?? "none").sort()).toEqual([
+      "404",
+      "503",
+      "blocked",
+      "network",
+      "none",
+      "timeout",
+    ]);
+    expect(durations.find((point) => point.attributes["http.response.status_code"] === 200)?.attributes).toEqual({
+      "http.request.method": "POST",
+      "http.response.status_code": 200,
+      "server.address": "127.0.0.1",
+      "server.port": ok.port,
+      "url.scheme": "http",
+    });
+    const [lag, ...more] = metrics.get("hookline.sender.delivery.lag") ?? [];
+    expect(more).toEqual([]);
+    expect(lag?.attributes).toEqual({ "webhook.event.type": "invoice.paid" });
+    expect(lag?.value).toMatchObject({ count: 1 });
   });
 });

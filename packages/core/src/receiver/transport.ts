@@ -1,7 +1,7 @@
 import ipaddr from "ipaddr.js";
 import { HooklineError } from "../errors";
-import { inRanges, parseRange } from "../net/addresses";
 import type { HeaderReader } from "../headers";
+import { inRanges, parseRange } from "../net/addresses";
 
 /** The opt-in transport checks of a receiver. */
 export interface TransportOptions {
