@@ -24,6 +24,7 @@ import type {
 import {
   type Attributes,
   type Context,
+  type Counter,
   context,
   type Link,
   type MeterProvider,
@@ -88,6 +89,13 @@ export function receiverTelemetry(options: TelemetryOptions = {}): ReceiverTelem
   const rejected = counter("rejected", "Deliveries refused before any handler ran, by error code");
   const deadLettered = counter("dead_lettered", "Deliveries whose handler failed and whose event was dead-lettered");
   const failed = counter("failed", "Deliveries whose handler failed with nothing to keep the event: answered 500");
+  const counters: Partial<Record<ReceiveRecord["outcome"], Counter>> = {
+    processed,
+    duplicate: duplicates,
+    dead_lettered: deadLettered,
+    failed,
+    rejected,
+  };
   const handlerDuration = meter.createHistogram("hookline.receiver.handler.duration", {
     description: "How long the handlers of one delivery ran",
     unit: "s",
@@ -102,10 +110,12 @@ export function receiverTelemetry(options: TelemetryOptions = {}): ReceiverTelem
       const links: Link[] = remote && trace.isSpanContextValid(remote) ? [{ context: remote }] : [];
       const kind = trace.getSpan(active) ? SpanKind.INTERNAL : SpanKind.SERVER;
       const span = tracer.startSpan("webhook.receive", { kind, links }, active);
-      const spanContext: Context = trace.setSpan(active, span);
+      // A span that neither records nor carries a trace (the no-op API's) has no context worth entering.
+      const spanContext: Context | undefined =
+        span.isRecording() || trace.isSpanContextValid(span.spanContext()) ? trace.setSpan(active, span) : undefined;
       let ended = false;
       return {
-        run: (handlers) => context.with(spanContext, handlers),
+        run: (handlers) => (spanContext ? context.with(spanContext, handlers) : handlers()),
         end(record) {
           if (ended) return;
           ended = true;
@@ -118,28 +128,15 @@ export function receiverTelemetry(options: TelemetryOptions = {}): ReceiverTelem
   };
 
   function count(record: ReceiveRecord) {
-    const type = record.type === undefined ? {} : { "webhook.event.type": record.type };
-    switch (record.outcome) {
-      case "processed":
-        processed.add(1, type);
-        break;
-      case "duplicate":
-        duplicates.add(1, { ...type, "webhook.in_flight": record.code === "in_flight" });
-        break;
-      case "dead_lettered":
-        deadLettered.add(1, type);
-        break;
-      case "failed":
-        failed.add(1, type);
-        break;
-      case "rejected":
-        rejected.add(1, { "error.type": record.code ?? "unknown", "http.response.status_code": record.status });
-        break;
-      case "ignored":
-        break;
-    }
+    const { type } = record.delivery;
+    const byType: Attributes = type === undefined ? {} : { "webhook.event.type": type };
+    const counter = counters[record.outcome];
+    if (record.outcome === "duplicate") byType["webhook.in_flight"] = record.code === "in_flight";
+    if (record.outcome === "rejected") {
+      counter?.add(1, { "error.type": record.code ?? "unknown", "http.response.status_code": record.status });
+    } else counter?.add(1, byType);
     if (record.handlerMs !== undefined) {
-      handlerDuration.record(record.handlerMs / 1000, { ...type, "webhook.outcome": record.outcome });
+      handlerDuration.record(record.handlerMs / 1000, { ...byType, "webhook.outcome": record.outcome });
     }
   }
 }
@@ -149,9 +146,10 @@ function describe(span: Span, record: ReceiveRecord) {
     "webhook.outcome": record.outcome,
     "http.response.status_code": record.status,
   };
-  if (record.id !== undefined) attributes["webhook.message.id"] = record.id;
-  if (record.deliveryId !== undefined) attributes["webhook.delivery.id"] = record.deliveryId;
-  if (record.type !== undefined) attributes["webhook.event.type"] = record.type;
+  const { id, deliveryId, type } = record.delivery;
+  if (id !== undefined) attributes["webhook.message.id"] = id;
+  if (deliveryId !== undefined) attributes["webhook.delivery.id"] = deliveryId;
+  if (type !== undefined) attributes["webhook.event.type"] = type;
   if (record.code !== undefined) attributes["error.type"] = record.code;
   if (record.late) attributes["webhook.late"] = true;
   span.setAttributes(attributes);

@@ -24,6 +24,7 @@ import type {
   DeliveryTelemetry,
   EventHandler,
   HandlerContext,
+  ReceiveRecord,
   Receiver,
   ReceiverHooks,
   ReceiverOptions,
@@ -99,24 +100,21 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
 
   /** The telemetry's follower of one delivery; telemetry that throws is logged and the delivery goes on without it. */
   function startTrace(input: DeliveryInput): DeliveryTelemetry | undefined {
-    let trace: DeliveryTelemetry | undefined;
     try {
-      trace = telemetry?.start(headerReader(input.headers));
+      return telemetry?.start(headerReader(input.headers));
     } catch (error) {
       logger.error({ error: errorFields(error) }, "The telemetry failed to start a delivery");
+      return undefined;
     }
-    if (!trace) return undefined;
-    const follower = trace;
-    return {
-      run: (handlers) => follower.run(handlers),
-      end(record) {
-        try {
-          follower.end(record);
-        } catch (error) {
-          logger.error({ error: errorFields(error) }, "The telemetry failed to end a delivery");
-        }
-      },
-    };
+  }
+
+  /** Tells the telemetry how a delivery ended; telemetry that throws is logged and changes no answer. */
+  function endTrace(trace: DeliveryTelemetry, record: ReceiveRecord) {
+    try {
+      trace.end(record);
+    } catch (error) {
+      logger.error({ error: errorFields(error) }, "The telemetry failed to end a delivery");
+    }
   }
 
   function hook<Name extends keyof ReceiverHooks>(name: Name, info: Parameters<NonNullable<ReceiverHooks[Name]>>[0]) {
@@ -135,7 +133,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     stats.count(code);
     if (hooks.onRejected) hook("onRejected", { ...info, code, status: answer.status });
     const outcome = code === "in_flight" ? "duplicate" : "rejected";
-    trace?.end({ ...info, outcome, status: answer.status, code });
+    if (trace) endTrace(trace, { delivery: info, outcome, status: answer.status, code });
     const log = answer.status >= 500 ? logger.warn : logger.info;
     const detail = refused.detail === undefined ? {} : { detail: refused.detail };
     log({ ...info, code, status: answer.status, ...detail }, `Webhook refused: ${code}`);
@@ -204,7 +202,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
         logger.error({ ...info, error: errorFields(error) }, "Could not mark the event processed");
       }
       clearDeadLetter(info);
-      trace?.end({ ...info, outcome: "processed", status: late ? 202 : 200, handlerMs, late });
+      if (trace) endTrace(trace, { delivery: info, outcome: "processed", status: late ? 202 : 200, handlerMs, late });
       return RECEIVED;
     }
     stats.count("failed");
@@ -216,7 +214,8 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
         logger.error({ ...info, error: errorFields(error) }, "Could not mark the dead-lettered event processed");
       });
       const { error } = outcome;
-      trace?.end({ ...info, outcome: "dead_lettered", status: late ? 202 : 200, handlerMs, late, error });
+      if (trace)
+        endTrace(trace, { delivery: info, outcome: "dead_lettered", status: late ? 202 : 200, handlerMs, late, error });
       return DEAD_LETTERED;
     }
     await store.release(event.id, token).catch((error: unknown) => {
@@ -239,7 +238,16 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
       );
     }
     const status = late ? 202 : 500;
-    trace?.end({ ...info, outcome: "failed", status, code: "handler_failed", handlerMs, late, error: outcome.error });
+    if (trace)
+      endTrace(trace, {
+        delivery: info,
+        outcome: "failed",
+        status,
+        code: "handler_failed",
+        handlerMs,
+        late,
+        error: outcome.error,
+      });
     return HANDLER_FAILED;
   }
 
@@ -258,7 +266,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     if (list.length === 0) {
       stats.count("ignored");
       logger.info({ ...info }, "No handler for this event type; ignored");
-      trace?.end({ ...info, outcome: "ignored", status: 200 });
+      if (trace) endTrace(trace, { delivery: info, outcome: "ignored", status: 200 });
       return IGNORED;
     }
 
@@ -273,7 +281,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
       stats.count("duplicate");
       if (hooks.onDuplicate) hook("onDuplicate", { ...info, inFlight: false });
       logger.info({ ...info }, "Already processed; answered duplicate");
-      trace?.end({ ...info, outcome: "duplicate", status: 200 });
+      if (trace) endTrace(trace, { delivery: info, outcome: "duplicate", status: 200 });
       return DUPLICATE;
     }
     if (claim.status === "processing") {
@@ -332,7 +340,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
       return receive(input, trace).catch((error: unknown) => {
         // Only a bug in Hookline or a hook gets here; answer 500 so that the sender retries.
         logger.error({ error: errorFields(error) }, "Unexpected receiver failure");
-        trace?.end({ outcome: "failed", status: 500, code: "handler_failed" });
+        if (trace) endTrace(trace, { delivery: {}, outcome: "failed", status: 500, code: "handler_failed" });
         return HANDLER_FAILED;
       });
     },

@@ -90,7 +90,9 @@ export type ReceiveOutcome =
   | "rejected";
 
 /** The end of one delivery, for {@link ReceiverTelemetry}. Never the payload or a secret. */
-export interface ReceiveRecord extends DeliveryInfo {
+export interface ReceiveRecord {
+  /** What is known of the delivery: its ids and type, as far as it was read. */
+  delivery: DeliveryInfo;
   outcome: ReceiveOutcome;
   /** The answer's status (202 when the handlers outlived `timeoutMs`). */
   status: number;
