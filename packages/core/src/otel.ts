@@ -26,7 +26,9 @@ import {
   type Context,
   type Counter,
   context,
+  type Histogram,
   type Link,
+  type Meter,
   type MeterProvider,
   metrics,
   propagation,
@@ -79,8 +81,7 @@ const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 
  * `.dead_lettered` and `.failed` counters, and the `hookline.receiver.handler.duration` histogram (seconds).
  */
 export function receiverTelemetry(options: TelemetryOptions = {}): ReceiverTelemetry {
-  const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_NAME);
-  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_NAME);
+  const { tracer, meter } = instrumentation(options);
   const counter = (name: string, description: string) =>
     meter.createCounter(`hookline.receiver.${name}`, { description, unit: "{delivery}" });
   const received = counter("received", "Deliveries that arrived, before any check");
@@ -96,11 +97,11 @@ export function receiverTelemetry(options: TelemetryOptions = {}): ReceiverTelem
     failed,
     rejected,
   };
-  const handlerDuration = meter.createHistogram("hookline.receiver.handler.duration", {
-    description: "How long the handlers of one delivery ran",
-    unit: "s",
-    advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
-  });
+  const handlerDuration = seconds(
+    meter,
+    "hookline.receiver.handler.duration",
+    "How long the handlers of one delivery ran",
+  );
 
   return {
     start(header) {
@@ -178,22 +179,13 @@ const LAG_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 21_
  * `hookline.sender.delivery.lag` histogram: seconds from the message's creation to its delivery.
  */
 export function senderTelemetry(options: TelemetryOptions = {}): SenderTelemetry {
-  const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_NAME);
-  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_NAME);
-  const duration = meter.createHistogram("http.client.request.duration", {
-    description: "Duration of HTTP client requests",
-    unit: "s",
-    advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
-  });
+  const { tracer, meter } = instrumentation(options);
+  const duration = seconds(meter, "http.client.request.duration", "Duration of HTTP client requests");
   const attempts = meter.createCounter("hookline.sender.attempts", {
     description: "Delivery attempts, by how the endpoint answered",
     unit: "{attempt}",
   });
-  const lag = meter.createHistogram("hookline.sender.delivery.lag", {
-    description: "From a message's creation to its delivery to an endpoint",
-    unit: "s",
-    advice: { explicitBucketBoundaries: LAG_BUCKETS },
-  });
+  const lag = seconds(meter, "hookline.sender.delivery.lag", "From a message's creation to its delivery", LAG_BUCKETS);
 
   return {
     attempt(info) {
@@ -251,6 +243,19 @@ function httpAttributes(info: AttemptInfo): Attributes {
 function responseClass(info: AttemptInfo): string {
   if (info.httpStatus !== undefined) return `${Math.floor(info.httpStatus / 100)}xx`;
   return info.errorKind ?? (info.outcome === "blocked" ? "blocked" : "network");
+}
+
+/** The tracer and the meter of Hookline's instrumentation scope, from the options' providers or the global ones. */
+function instrumentation(options: TelemetryOptions) {
+  return {
+    tracer: (options.tracerProvider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_NAME),
+    meter: (options.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_NAME),
+  };
+}
+
+/** A histogram of durations in seconds, as the semantic conventions measure them. */
+function seconds(meter: Meter, name: string, description: string, buckets = SECONDS_BUCKETS): Histogram {
+  return meter.createHistogram(name, { description, unit: "s", advice: { explicitBucketBoundaries: buckets } });
 }
 
 /** A thrown value as OpenTelemetry records it: an `Error` as is, anything else as text (never throwing). */
