@@ -1,8 +1,18 @@
+import { readFileSync } from "node:fs";
 import { defineConfig } from "tsup";
 
 // The build of every @hookline package but the core (which builds twice; see packages/core/tsup.config.ts).
+// One entry per subpath of the package's exports map: "." is src/index.ts, "./<name>" is src/<name>.ts.
+const { exports } = JSON.parse(readFileSync("package.json", "utf8")) as { exports: Record<string, unknown> };
+const entry: Record<string, string> = {};
+for (const subpath of Object.keys(exports)) {
+  if (subpath === "./package.json") continue;
+  const name = subpath === "." ? "index" : subpath.slice(2);
+  entry[name] = `src/${name}.ts`;
+}
+
 export default defineConfig({
-  entry: { index: "src/index.ts" },
+  entry,
   format: ["esm", "cjs"],
   target: "es2022",
   dts: true,

@@ -4,7 +4,8 @@
 //   node --expose-gc run.mjs [--quick] [suite…]
 //   BENCH_ROUNDS, BENCH_TIME_MS, BENCH_WARMUP_MS, BENCH_BATCH override the verify suite's settings;
 //   BENCH_HTTP_ROUNDS, BENCH_HTTP_ROUND_MS, BENCH_HTTP_WARMUP_MS, BENCH_HTTP_CONNECTIONS the http suite's;
-//   BENCH_SEND_ROUNDS, BENCH_SEND_ROUND_MS, BENCH_SEND_WARMUP_MS the send suite's.
+//   BENCH_SEND_ROUNDS, BENCH_SEND_ROUND_MS, BENCH_SEND_WARMUP_MS the send suite's;
+//   BENCH_INBOX_ROUNDS, BENCH_INBOX_PER_ROUND the inbox suite's.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { machineInfo } from "./lib/harness.mjs";
 
@@ -15,6 +16,9 @@ const SUITES = {
   ratelimit: () => import("./suites/ratelimit.mjs"),
   receive: () => import("./suites/receive.mjs"),
   send: () => import("./suites/send.mjs"),
+  "durable-bullmq": () => import("./suites/durable-bullmq.mjs"),
+  inbox: () => import("./suites/inbox.mjs"),
+  "durable-postgres": () => import("./suites/durable-postgres.mjs"),
 };
 
 const args = process.argv.slice(2);

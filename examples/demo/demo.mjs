@@ -1,11 +1,13 @@
 // `pnpm demo`: both halves of Hookline on loopback, no services needed. First a receiver (Node http, memory
-// store, typed catalog, dead letters) and a scripted provider that shows each answer it gets; then a Hookline
-// sender delivering to endpoints that fail, disappear, are blocked or are down (sending.mjs).
+// store, typed catalog, dead letters) and a scripted provider that shows each answer it gets; then a receiver with
+// an inbox and a worker (inbox.mjs); then a Hookline sender delivering to endpoints that fail, disappear, are
+// blocked or are down (sending.mjs).
 import { createServer } from "node:http";
 import { createReceiver, defineEvents, generateSecret, memoryDeadLetters } from "@hookline/core";
 import { nodeHandler } from "@hookline/core/node";
 import { signedDelivery } from "@hookline/core/testing";
 import { z } from "zod";
+import { inboxDemo } from "./inbox.mjs";
 import { sendingDemo } from "./sending.mjs";
 
 const secret = generateSecret();
@@ -92,6 +94,7 @@ console.log(
     .map(([k, v]) => `${k} ×${v}`)
     .join(", ")}`,
 );
+failures += await inboxDemo(events, secret);
 failures += await sendingDemo(events);
 console.log(
   failures === 0 ? "\nAll demo steps answered as expected." : `\n${failures} demo step(s) did not answer as expected.`,

@@ -17,6 +17,11 @@ it("pnpm demo answers every scripted delivery, sends with retries, and exits 0 b
   expect(stdout).toContain('→ 401 {"error":{"code":"timestamp_too_old"');
   expect(stdout).toContain('→ 200 {"received":true,"deadLettered":true}');
   expect(stdout).toContain("replay once the ledger is back");
+  // The inbox half: queued answers, a duplicate, a 400 never queued, a retry in order, a dead letter.
+  expect(stdout).toContain('→ 200 {"received":true,"queued":true}');
+  expect(stdout).toContain("worker: msg_inbox_2 failed (ledger busy), runs again in 100 ms");
+  expect(stdout).toMatch(/✔ in_7: paid, then voided on a retry +→ paid in_7, voided in_7/);
+  expect(stdout).toMatch(/✔ in_gone: 3 runs, then a dead letter +→ no such invoice in the ledger/);
   // The sending half: retries with their delays, 410, the SSRF guard, a dead letter replayed.
   expect(stdout).toMatch(/flaky +attempt 1 → 503 \(pending, retry in 200 ms\)/);
   expect(stdout).toMatch(/flaky +attempt 2 → 503 \(pending, retry in 400 ms\)/);

@@ -33,6 +33,7 @@ export type WebhookVerificationErrorCode =
  *   or fails the event's schema.
  * - `in_flight`: the same message is being processed right now; retry later.
  * - `store_unavailable`: the idempotency store cannot be reached; retry later.
+ * - `inbox_unavailable`: the inbox could not store the event; nothing was acknowledged; retry later.
  * - `handler_failed`: a handler threw and there is no dead-letter store; retry later.
  * - `raw_body_unavailable`: a framework consumed the body before Hookline could read its bytes.
  */
@@ -49,6 +50,7 @@ export type ReceiverErrorCode =
   | "invalid_event"
   | "in_flight"
   | "store_unavailable"
+  | "inbox_unavailable"
   | "handler_failed"
   | "raw_body_unavailable";
 
@@ -89,6 +91,7 @@ export const errorStatus: Readonly<Record<HooklineErrorCode, number>> = {
   invalid_event: 400,
   in_flight: 409,
   store_unavailable: 503,
+  inbox_unavailable: 503,
   handler_failed: 500,
   raw_body_unavailable: 500,
   invalid_url: 400,

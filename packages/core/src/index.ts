@@ -2,6 +2,7 @@ export { backendName as cryptoBackend } from "./backend";
 export { type Diagnosis, diagnose } from "./diagnose";
 export { type ClaimLoop, type ClaimLoopOptions, claimLoop } from "./engine/claim-loop";
 export { type MemoryDeliveries, type MemoryDeliveriesOptions, memoryDeliveries } from "./engine/memory";
+export { type MemoryInbox, type MemoryInboxOptions, memoryInbox } from "./engine/memory-inbox";
 export type {
   Attempt,
   AttemptOutcome,
@@ -13,6 +14,13 @@ export type {
   Endpoint,
   EndpointPatch,
   EndpointSecret,
+  InboxEvent,
+  InboxJob,
+  InboxRecord,
+  InboxSettlement,
+  InboxStatus,
+  InboxStore,
+  InboxWorkOptions,
   Lease,
   Message,
   Page,

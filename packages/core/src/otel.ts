@@ -78,7 +78,7 @@ const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 
  * `webhook.outcome`, `http.response.status_code` and `error.type` (the error code).
  *
  * Metrics: `hookline.receiver.received`, `.processed`, `.duplicates`, `.rejected` (by `error.type`),
- * `.dead_lettered` and `.failed` counters, and the `hookline.receiver.handler.duration` histogram (seconds).
+ * `.dead_lettered`, `.failed` and `.queued` (with an inbox) counters, and the `hookline.receiver.handler.duration` histogram (seconds).
  */
 export function receiverTelemetry(options: TelemetryOptions = {}): ReceiverTelemetry {
   const { tracer, meter } = instrumentation(options);
@@ -90,11 +90,13 @@ export function receiverTelemetry(options: TelemetryOptions = {}): ReceiverTelem
   const rejected = counter("rejected", "Deliveries refused before any handler ran, by error code");
   const deadLettered = counter("dead_lettered", "Deliveries whose handler failed and whose event was dead-lettered");
   const failed = counter("failed", "Deliveries whose handler failed with nothing to keep the event: answered 500");
+  const queued = counter("queued", "Deliveries stored in the inbox for a worker");
   const counters: Partial<Record<ReceiveRecord["outcome"], Counter>> = {
     processed,
     duplicate: duplicates,
     dead_lettered: deadLettered,
     failed,
+    queued,
     rejected,
   };
   const handlerDuration = seconds(

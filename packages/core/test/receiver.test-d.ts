@@ -1,6 +1,13 @@
 import { describe, expectTypeOf, it } from "vitest";
 import { z } from "zod";
-import { createReceiver, defineEvents, type HandlerContext, type WebhookEvent } from "../src";
+import {
+  createReceiver,
+  defineEvents,
+  type HandlerContext,
+  type InboxStore,
+  memoryInbox,
+  type WebhookEvent,
+} from "../src";
 
 const events = defineEvents({
   "invoice.paid": z.object({ id: z.string(), amount: z.number(), at: z.string().transform((s) => new Date(s)) }),
@@ -40,5 +47,26 @@ describe("typed handlers", () => {
       expectTypeOf(event.data).toBeUnknown();
       expectTypeOf(event.type).toEqualTypeOf<"anything.at.all">();
     });
+  });
+
+  it("types context.tx as the inbox's transaction, and keeps on()'s catalog typing with an inbox", () => {
+    interface PoolClient {
+      query(text: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
+    }
+    const transactional = {} as InboxStore<PoolClient>;
+    const receiver = createReceiver({ secret: "whsec_x", events, inbox: transactional });
+    receiver.on("invoice.paid", async (event, { tx }) => {
+      expectTypeOf(event.data).toEqualTypeOf<{ id: string; amount: number; at: Date }>();
+      expectTypeOf(tx).toEqualTypeOf<PoolClient | undefined>();
+    });
+    // @ts-expect-error "invoice.refunded" is not in the catalog
+    receiver.on("invoice.refunded", () => {});
+    createReceiver({ events, inbox: memoryInbox(), orderBy: (event) => event.data.id }).on(
+      "customer.deleted",
+      (event, context) => {
+        expectTypeOf(event.data).toEqualTypeOf<{ id: string }>();
+        expectTypeOf(context.tx).toEqualTypeOf<undefined>();
+      },
+    );
   });
 });

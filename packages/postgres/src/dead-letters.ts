@@ -1,5 +1,6 @@
 import { type DeadLetter, type DeadLetterStore, HooklineError } from "@hookline/core";
 import { database, type PostgresClient } from "./client";
+import { storedKey } from "./keys";
 import { DEFAULT_DEAD_LETTER_TABLE, deadLetterSchema, migration, tableName } from "./schema";
 import { positive } from "./store";
 
@@ -38,13 +39,15 @@ type Row = [
   attempts: number,
   firstFailedAt: number,
   lastFailedAt: number,
+  fullId: string | null,
 ];
 
 function letterFrom(row: unknown[]): DeadLetter {
   const [id, type, signedAt, payload, errorName, errorMessage, errorStack, attempts, firstFailedAt, lastFailedAt] =
     row as Row;
+  const fullId = (row as Row)[10]; // set when id is a hash of the message id
   return {
-    id,
+    id: fullId === null ? id : (JSON.parse(fullId) as string),
     type,
     ...(signedAt === null ? {} : { timestamp: signedAt }),
     payload,
@@ -73,12 +76,14 @@ export function postgresDeadLetters(options: PostgresDeadLettersOptions): Postgr
   const t = table.sql;
   // Times are stored as timestamptz (readable in psql) and travel as epoch milliseconds, exactly.
   const columns = `id, type, extract(epoch FROM signed_at)::float8, payload, error_name, error_message, error_stack,
-  attempts, (extract(epoch FROM first_failed_at) * 1000)::float8, (extract(epoch FROM last_failed_at) * 1000)::float8`;
+  attempts, (extract(epoch FROM first_failed_at) * 1000)::float8, (extract(epoch FROM last_failed_at) * 1000)::float8,
+  full_id`;
   const sql = {
     put: `INSERT INTO ${t} AS letter
-  (id, type, signed_at, payload, error_name, error_message, error_stack, attempts, first_failed_at, last_failed_at)
+  (id, type, signed_at, payload, error_name, error_message, error_stack, attempts, first_failed_at, last_failed_at,
+  full_id)
 VALUES ($1::text, $2::text, to_timestamp($3::float8), $4::text, $5::text, $6::text, $7::text, $8::integer,
-  to_timestamp($9::float8 / 1000), to_timestamp($10::float8 / 1000))
+  to_timestamp($9::float8 / 1000), to_timestamp($10::float8 / 1000), $11::text)
 ON CONFLICT (id) DO UPDATE SET
   type = excluded.type, signed_at = excluded.signed_at, payload = excluded.payload,
   error_name = excluded.error_name, error_message = excluded.error_message, error_stack = excluded.error_stack,
@@ -90,8 +95,9 @@ ON CONFLICT (id) DO UPDATE SET
 
   return {
     async put(letter) {
+      const key = await storedKey(letter.id);
       await db.query(sql.put, [
-        letter.id,
+        key,
         letter.type,
         letter.timestamp ?? null,
         letter.payload,
@@ -101,11 +107,12 @@ ON CONFLICT (id) DO UPDATE SET
         letter.attempts,
         letter.firstFailedAt,
         letter.lastFailedAt,
+        key === letter.id ? null : JSON.stringify(letter.id),
       ]);
     },
 
     async get(id) {
-      const [row] = await db.query(sql.get, [id]);
+      const [row] = await db.query(sql.get, [await storedKey(id)]);
       return row && letterFrom(row);
     },
 
@@ -117,7 +124,7 @@ ON CONFLICT (id) DO UPDATE SET
     },
 
     async delete(id) {
-      return (await db.query(sql.delete, [id])).length === 1;
+      return (await db.query(sql.delete, [await storedKey(id)])).length === 1;
     },
 
     async migrate() {

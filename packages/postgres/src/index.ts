@@ -14,7 +14,16 @@
  *
  * @module
  */
-export type { PGliteClient, PgClient, PostgresClient, PostgresJsClient, SqlParameter } from "./client";
+export type {
+  PGliteClient,
+  PgClient,
+  PostgresClient,
+  PostgresJsClient,
+  PostgresTransaction,
+  SqlParameter,
+  SqlPort,
+} from "./client";
 export { type PostgresDeadLetters, type PostgresDeadLettersOptions, postgresDeadLetters } from "./dead-letters";
+export { type PostgresDeliveries, type PostgresDeliveriesOptions, postgresDeliveries } from "./deliveries";
 export { type PostgresSchemaOptions, postgresSchema } from "./schema";
 export { type PostgresStore, type PostgresStoreOptions, postgresStore } from "./store";

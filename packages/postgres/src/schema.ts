@@ -42,6 +42,7 @@ export function tableName(option: string, name: string): TableName {
 export function idempotencySchema(table: TableName): string[] {
   return [
     `CREATE TABLE IF NOT EXISTS ${table.sql} (
+  -- The message id; an id over 2 000 bytes, or with characters text cannot hold, as "hookline-sha256:<hex>".
   key text PRIMARY KEY,
   -- The live claim's token; NULL once the message is done.
   token text,
@@ -57,6 +58,7 @@ export function idempotencySchema(table: TableName): string[] {
 export function deadLetterSchema(table: TableName): string[] {
   return [
     `CREATE TABLE IF NOT EXISTS ${table.sql} (
+  -- The message id, hashed as in the idempotency table's key when it must be (then full_id holds it whole).
   id text PRIMARY KEY,
   type text NOT NULL,
   -- The timestamp the sender signed, when the scheme carries one.
@@ -68,9 +70,118 @@ export function deadLetterSchema(table: TableName): string[] {
   error_stack text,
   attempts integer NOT NULL,
   first_failed_at timestamptz NOT NULL,
-  last_failed_at timestamptz NOT NULL
+  last_failed_at timestamptz NOT NULL,
+  -- The whole message id as a JSON string when id holds its hash; NULL when id is the message id.
+  full_id text
 )`,
+    // Tables created before full_id existed gain it here (a nullable column: no rewrite, existing rows unchanged).
+    `ALTER TABLE ${table.sql} ADD COLUMN IF NOT EXISTS full_id text`,
     `CREATE INDEX IF NOT EXISTS ${table.index("first_failed_at")} ON ${table.sql} (first_failed_at, id)`,
+  ];
+}
+
+/** The default prefix of {@link postgresDeliveries}' tables: `hookline_endpoints`, `hookline_messages`, … */
+export const DEFAULT_DELIVERY_PREFIX = "hookline_";
+
+/** The four tables of the sender's engine. */
+export interface DeliveryTables {
+  endpoints: TableName;
+  messages: TableName;
+  deliveries: TableName;
+  attempts: TableName;
+}
+
+/** The engine's tables from a `tablePrefix` option (`"hookline_"`, or schema-qualified `"webhooks.hookline_"`). */
+export function deliveryTables(prefix: string): DeliveryTables {
+  const table = (name: string) => tableName("tablePrefix", `${prefix}${name}`);
+  return {
+    endpoints: table("endpoints"),
+    messages: table("messages"),
+    deliveries: table("deliveries"),
+    attempts: table("attempts"),
+  };
+}
+
+/** The statements that create the sender's tables, each idempotent. */
+export function deliverySchema({ endpoints, messages, deliveries, attempts }: DeliveryTables): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${endpoints.sql} (
+  id text PRIMARY KEY,
+  -- Insertion order: ties on created_at list in the order they were stored.
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  url text NOT NULL,
+  tenant text,
+  -- NULL: every event type.
+  types text[],
+  -- json, not jsonb: returned exactly as given (key order included).
+  headers json NOT NULL,
+  metadata json NOT NULL,
+  -- [{ "secret": "whsec_…", "expiresAt": 1700000000000 }], newest first.
+  secrets json NOT NULL,
+  disabled boolean NOT NULL DEFAULT false,
+  disabled_reason text,
+  failing_since timestamptz,
+  -- The live leases on its deliveries, { "<delivery id>": { "token": "…", "expiresAt": <ms> } }, kept on the row
+  -- that every claim locks, so that the per-endpoint concurrency holds across all workers.
+  leases jsonb NOT NULL DEFAULT '{}',
+  -- When a worker last claimed for it: claims go round the endpoints, least recently served first.
+  claimed_at timestamptz NOT NULL DEFAULT '-infinity',
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL
+)`,
+    `CREATE INDEX IF NOT EXISTS ${endpoints.index("tenant")} ON ${endpoints.sql} (tenant, created_at, seq)`,
+    `CREATE INDEX IF NOT EXISTS ${endpoints.index("claimed_at")} ON ${endpoints.sql} (claimed_at) WHERE NOT disabled`,
+    `CREATE TABLE IF NOT EXISTS ${messages.sql} (
+  -- The webhook-id of every delivery, and the key of idempotent enqueue.
+  id text PRIMARY KEY,
+  type text NOT NULL,
+  tenant text,
+  -- The exact JSON text sent on every attempt.
+  payload text NOT NULL,
+  created_at timestamptz NOT NULL
+)`,
+    `CREATE INDEX IF NOT EXISTS ${messages.index("created_at")} ON ${messages.sql} (created_at)`,
+    `CREATE TABLE IF NOT EXISTS ${deliveries.sql} (
+  id text PRIMARY KEY,
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  message_id text NOT NULL REFERENCES ${messages.sql} (id) ON DELETE CASCADE,
+  -- No foreign key: a deleted endpoint's deliveries stay, failed, as history.
+  endpoint_id text NOT NULL,
+  status text NOT NULL CHECK (status IN ('pending', 'delivered', 'failed', 'exhausted')),
+  -- Attempts since created or last requeued: the place in the retry schedule.
+  attempts integer NOT NULL DEFAULT 0,
+  -- While pending: when it can next be claimed (its next attempt, or the end of its live lease).
+  next_attempt_at timestamptz,
+  -- The last claim's token; its lease ended early (settled) when lease_expires_at is NULL.
+  lease_token text,
+  lease_expires_at timestamptz,
+  last_status integer,
+  last_error text,
+  last_attempt_at timestamptz,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL
+)`,
+    // The dispatcher's and dueIn's: an endpoint's due deliveries, oldest first.
+    `CREATE INDEX IF NOT EXISTS ${deliveries.index("due")} ON ${deliveries.sql} (endpoint_id, next_attempt_at)
+  WHERE status = 'pending'`,
+    `CREATE INDEX IF NOT EXISTS ${deliveries.index("message_id")} ON ${deliveries.sql} (message_id)`,
+    `CREATE INDEX IF NOT EXISTS ${deliveries.index("endpoint_id")} ON ${deliveries.sql} (endpoint_id, created_at, seq)`,
+    `CREATE INDEX IF NOT EXISTS ${deliveries.index("created_at")} ON ${deliveries.sql} (created_at, seq)`,
+    `CREATE TABLE IF NOT EXISTS ${attempts.sql} (
+  id text PRIMARY KEY,
+  -- The log's order.
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  delivery_id text NOT NULL REFERENCES ${deliveries.sql} (id) ON DELETE CASCADE,
+  message_id text NOT NULL,
+  endpoint_id text NOT NULL,
+  started_at timestamptz NOT NULL,
+  duration_ms double precision NOT NULL,
+  outcome text NOT NULL,
+  status integer,
+  response_body text,
+  error text
+)`,
+    `CREATE INDEX IF NOT EXISTS ${attempts.index("delivery_id")} ON ${attempts.sql} (delivery_id, seq)`,
   ];
 }
 
@@ -106,10 +217,15 @@ export interface PostgresSchemaOptions {
    * @default "hookline_dead_letters"
    */
   deadLetterTable?: string;
+  /**
+   * The prefix of the sender's tables, as passed to `postgresDeliveries`.
+   * @default "hookline_"
+   */
+  tablePrefix?: string;
 }
 
 /**
- * The SQL that creates both tables, for teams that run their own migrations: the same statements `migrate()`
+ * The SQL that creates every table of the package, for teams that run their own migrations: the same statements `migrate()`
  * runs. With no options it is exactly the package's `sql/schema.sql`.
  *
  * @example
@@ -118,13 +234,16 @@ export interface PostgresSchemaOptions {
 export function postgresSchema(options: PostgresSchemaOptions = {}): string {
   const table = tableName("table", options.table ?? DEFAULT_TABLE);
   const deadLetterTable = tableName("deadLetterTable", options.deadLetterTable ?? DEFAULT_DEAD_LETTER_TABLE);
+  const delivery = deliveryTables(options.tablePrefix ?? DEFAULT_DELIVERY_PREFIX);
   const statements = (list: string[]) => list.map((statement) => `${statement};\n`).join("\n");
-  return `-- @hookline/postgres: the tables of postgresStore and postgresDeadLetters.
--- store.migrate() and deadLetters.migrate() run these same statements (generated by postgresSchema(), which also
--- takes other table names). Every statement is idempotent.
+  return `-- @hookline/postgres: the tables of postgresStore, postgresDeadLetters and postgresDeliveries.
+-- Their migrate() methods run these same statements (generated by postgresSchema(), which also takes other table
+-- names). Every statement is idempotent.
 
 -- Idempotency: one row per message id, claimed (token set) or done (token NULL) until expires_at.
 ${statements(idempotencySchema(table))}
 -- Dead letters: events whose handler failed, kept until replayed or deleted.
-${statements(deadLetterSchema(deadLetterTable))}`;
+${statements(deadLetterSchema(deadLetterTable))}
+-- The sender (postgresDeliveries): endpoints, messages, one delivery per message and endpoint, the attempt log.
+${statements(deliverySchema(delivery))}`;
 }

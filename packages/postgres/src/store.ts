@@ -1,5 +1,6 @@
 import { type ClaimResult, claimToken, HooklineError, type IdempotencyStore } from "@hookline/core";
 import { type Database, database, type PostgresClient } from "./client";
+import { storedKey } from "./keys";
 import { DEFAULT_TABLE, idempotencySchema, migration, type TableName, tableName } from "./schema";
 
 /** Options of {@link postgresStore}. */
@@ -90,7 +91,8 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const sql = statements(table);
 
   return {
-    async claim(key, leaseMs = defaultLease): Promise<ClaimResult> {
+    async claim(id, leaseMs = defaultLease): Promise<ClaimResult> {
+      const key = await storedKey(id);
       const token = claimToken();
       // A claim that timed out and lands later would hold the message for a whole lease with nobody working on
       // it: release it as soon as it lands.
@@ -98,19 +100,19 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         if (late?.[0] === token) db.query(sql.release, [key, token]).catch(() => {});
       };
       const [row] = await db.query(sql.claim, [key, token, leaseMs], releaseIfClaimed);
-      if (!row) throw new Error(`The claim of ${JSON.stringify(key)} returned no row`);
+      if (!row) throw new Error(`The claim of ${JSON.stringify(id)} returned no row`);
       const [held, leftMs] = row as [string | null, number];
       if (held === token) return { status: "claimed", token };
       if (held === null) return { status: "done" };
       return { status: "processing", retryAfterMs: Math.max(1, Math.ceil(leftMs)) };
     },
 
-    async complete(key, token, retentionMs = defaultRetention) {
-      return (await db.query(sql.complete, [key, token, retentionMs])).length === 1;
+    async complete(id, token, retentionMs = defaultRetention) {
+      return (await db.query(sql.complete, [await storedKey(id), token, retentionMs])).length === 1;
     },
 
-    async release(key, token) {
-      return (await db.query(sql.release, [key, token])).length === 1;
+    async release(id, token) {
+      return (await db.query(sql.release, [await storedKey(id), token])).length === 1;
     },
 
     async migrate() {

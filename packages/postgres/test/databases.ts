@@ -1,7 +1,7 @@
 import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import postgres from "postgres";
-import { type PostgresClient, postgresDeadLetters, postgresStore } from "../src/index";
+import { type PostgresClient, postgresDeadLetters, postgresDeliveries, postgresStore } from "../src/index";
 
 /** A database for one test file: a client, and a schema of its own so files sharing a server never meet. */
 export interface TestDatabase {
@@ -10,6 +10,8 @@ export interface TestDatabase {
   table: string;
   /** The dead-letter table, in this file's schema. */
   deadLetterTable: string;
+  /** The sender's tables' prefix (`tablePrefix`), in this file's schema. */
+  tablePrefix: string;
   /** The file's schema. */
   schema: string;
   /** Drops the schema and closes the client. */
@@ -18,13 +20,15 @@ export interface TestDatabase {
 
 const uniqueSchema = () => `hookline_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
 
-/** The file's database, its two tables created by the stores' own `migrate()`. */
+/** The file's database, its tables created by the stores' own `migrate()`. */
 async function inSchema(schema: string, client: PostgresClient, close: () => Promise<void>): Promise<TestDatabase> {
   const table = `${schema}.hookline_idempotency`;
   const deadLetterTable = `${schema}.hookline_dead_letters`;
   await postgresStore({ client, table }).migrate();
   await postgresDeadLetters({ client, table: deadLetterTable }).migrate();
-  return { client, schema, table, deadLetterTable, close };
+  const tablePrefix = `${schema}.hookline_`;
+  await postgresDeliveries({ client, tablePrefix }).migrate();
+  return { client, schema, table, deadLetterTable, tablePrefix, close };
 }
 
 /** A pg Pool on the server at `url`. */

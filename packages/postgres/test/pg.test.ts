@@ -3,6 +3,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresDeadLetters, postgresStore } from "../src/index";
 import { pgDatabase } from "./databases";
+import { runKeyScenarios } from "./keys";
 import { runReceiverScenarios } from "./receiver-scenarios";
 
 const url = serviceUrl("DATABASE_URL");
@@ -28,6 +29,7 @@ describe.skipIf(!url)("PostgreSQL server through a pg Pool", () => {
     { describe, it },
   );
   runReceiverScenarios("pg Pool", () => database, { describe, it });
+  runKeyScenarios("pg Pool", () => database, { describe, it });
 
   it("works on a single pg Client too", async () => {
     const client = await database.pool.connect();
@@ -37,6 +39,37 @@ describe.skipIf(!url)("PostgreSQL server through a pg Pool", () => {
       expect(claim.status).toBe("claimed");
     } finally {
       client.release();
+    }
+  });
+
+  it("prepares each statement once per connection, and runs unprepared when a pooler loses it", async () => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const store = postgresStore({ client, table: database.table });
+      const prepared = async () =>
+        (await client.query("SELECT statement FROM pg_prepared_statements WHERE name LIKE 'hookline\\_%'")).rows.map(
+          (row: { statement: string }) => row.statement.split(/\s/)[0],
+        );
+      for (let n = 0; n < 3; n++) {
+        const key = `prepared-${crypto.randomUUID()}`;
+        const claim = await store.claim(key);
+        if (claim.status !== "claimed") throw new Error(`${key} not claimed`);
+        expect(await store.complete(key, claim.token)).toBe(true);
+      }
+      // Parsed and planned once here, then only bound and executed: one claim and one complete statement.
+      expect((await prepared()).sort()).toEqual(["INSERT", "UPDATE"]);
+
+      // A pooler in transaction mode hands the next statement to a session without it, as DEALLOCATE does here.
+      await client.query("DEALLOCATE ALL");
+      const key = `deallocated-${crypto.randomUUID()}`;
+      const claim = await store.claim(key);
+      expect(claim.status).toBe("claimed");
+      if (claim.status === "claimed") expect(await store.complete(key, claim.token)).toBe(true);
+      expect(await store.claim(key)).toEqual({ status: "done" });
+      expect(await prepared()).toEqual([]); // from then on, unnamed
+    } finally {
+      await client.end();
     }
   });
 

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresDeadLetters, postgresSchema, postgresStore } from "../src/index";
 import { pgliteDatabase } from "./databases";
 import { recordingLogger, signedMessage } from "./delivery";
+import { runKeyScenarios } from "./keys";
 import { runReceiverScenarios } from "./receiver-scenarios";
 
 // PGlite is PostgreSQL compiled to WebAssembly, in this process: no server, so these suites always run.
@@ -23,6 +24,7 @@ runDeadLetterContract(
   { describe, it },
 );
 runReceiverScenarios("PGlite", () => database, { describe, it });
+runKeyScenarios("PGlite", () => database, { describe, it });
 
 describe("postgresStore on PGlite", () => {
   it("works with the defaults: new PGlite(), migrate(), default tables", async () => {
@@ -59,8 +61,9 @@ describe("postgresStore on PGlite", () => {
       ).rows,
     });
     const fromFile = await shape("from_file");
-    expect(fromFile.columns).toHaveLength(13);
-    expect(fromFile.indexes).toHaveLength(4); // two primary keys, two expiry/order indexes
+    expect(fromFile.columns).toHaveLength(59);
+    // Six primary keys; the stores' expiry/order indexes; the sender's for dispatch, listings and the log.
+    expect(fromFile.indexes).toHaveLength(16);
     expect(await shape(database.schema)).toEqual(fromFile);
 
     const onFileTables = postgresStore({ client: pglite, table: "from_file.hookline_idempotency" });

@@ -2,6 +2,7 @@ import { runDeadLetterContract, runStoreContract, serviceUrl } from "@hookline/c
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { postgresDeadLetters, postgresStore } from "../src/index";
 import { postgresJsDatabase, type TestDatabase } from "./databases";
+import { runKeyScenarios } from "./keys";
 import { runReceiverScenarios } from "./receiver-scenarios";
 
 const url = serviceUrl("DATABASE_URL");
@@ -27,4 +28,5 @@ describe.skipIf(!url)("PostgreSQL server through postgres.js", () => {
     { describe, it },
   );
   runReceiverScenarios("postgres.js", () => database, { describe, it });
+  runKeyScenarios("postgres.js", () => database, { describe, it });
 });

@@ -1,8 +1,8 @@
 import { HooklineError } from "@hookline/core";
 
 /**
- * An ioredis 5 client or cluster (`new Redis(…)`, `new Cluster(…)`). Only `evalsha` and `eval` are used, so
- * any object with these two methods in ioredis's shape fits.
+ * An ioredis 5 client or cluster (`new Redis(…)`, `new Cluster(…)`). Only `eval` is called (`evalsha` tells
+ * ioredis apart from node-redis), so any object with these two methods in ioredis's shape fits.
  */
 export interface IoRedisClient {
   evalsha(sha: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
@@ -11,7 +11,8 @@ export interface IoRedisClient {
 
 /**
  * A node-redis 5 client, cluster or pool (`createClient`, `createCluster`, `createClientPool`), connected.
- * Only `evalSha` and `eval` are used, so any object with these two methods in node-redis's shape fits.
+ * Only `eval` is called (`evalSha` tells node-redis apart from ioredis), so any object with these two methods
+ * in node-redis's shape fits.
  */
 export interface NodeRedisClient {
   evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
@@ -21,13 +22,12 @@ export interface NodeRedisClient {
 /** The clients the Redis stores accept: ioredis or node-redis, told apart by `evalSha` (node-redis only). */
 export type RedisClient = IoRedisClient | NodeRedisClient;
 
-/** A Lua script, run by its SHA-1 so that its body crosses the wire once per server, not once per call. */
+/** A Lua script of a store. */
 export interface LuaScript {
   source: string;
-  sha?: Promise<string>;
 }
 
-/** Runs a script with its keys (all in one Cluster slot) and arguments; rejects after `timeoutMs`. */
+/** Runs a script with its keys (all in one Cluster slot) and arguments; rejects after `timeoutMs`, if given. */
 export type ScriptRunner = (script: LuaScript, keys: string[], args: string[]) => Promise<unknown>;
 
 const MAX_TIMER_MS = 2_147_483_647;
@@ -40,48 +40,31 @@ export function positive(name: string, value: number, max = Number.MAX_SAFE_INTE
   return value;
 }
 
-function sha1(source: string): Promise<string> {
-  return crypto.subtle.digest("SHA-1", new TextEncoder().encode(source)).then((digest) => {
-    let hex = "";
-    for (const byte of new Uint8Array(digest)) hex += byte.toString(16).padStart(2, "0");
-    return hex;
-  });
-}
-
-const noScript = (error: unknown) => error instanceof Error && error.message.startsWith("NOSCRIPT");
-
 function isNodeRedis(client: RedisClient): client is NodeRedisClient {
   return typeof (client as Partial<NodeRedisClient>).evalSha === "function";
 }
 
 /**
- * One EVALSHA per call; on NOSCRIPT (a restarted or new server, a failover, a `SCRIPT FLUSH`) the same call
- * falls back to EVAL, which also loads the script for the next calls.
+ * One EVAL per call, carrying the script's source (Redis caches the compiled script by its SHA-1, so only the few
+ * hundred bytes of source cost anything). Never EVALSHA: on NOSCRIPT (a restarted server, a failover, a
+ * `SCRIPT FLUSH`, or simply a script's first use on this server) its EVAL fallback would go out a round trip
+ * late, behind commands sent after it. A release sent right behind a claim that timed out would then run after a
+ * retry's claim, which would find the key taken and wait a whole lease. With EVAL, Redis runs each connection's
+ * commands in the order they were sent, always.
  */
-export function scriptRunner(client: RedisClient, timeoutMs: number): ScriptRunner {
-  positive("timeoutMs", timeoutMs, MAX_TIMER_MS);
-  let evalSha: (sha: string, keys: string[], args: string[]) => Promise<unknown>;
-  let evalSource: (source: string, keys: string[], args: string[]) => Promise<unknown>;
+export function scriptRunner(client: RedisClient, timeoutMs?: number): ScriptRunner {
+  if (timeoutMs !== undefined) positive("timeoutMs", timeoutMs, MAX_TIMER_MS);
+  // Async, so that a client that throws (rather than rejects) still makes the call reject.
+  let run: (script: LuaScript, keys: string[], args: string[]) => Promise<unknown>;
   if (isNodeRedis(client)) {
-    evalSha = (sha, keys, args) => client.evalSha(sha, { keys, arguments: args });
-    evalSource = (source, keys, args) => client.eval(source, { keys, arguments: args });
+    run = async (script, keys, args) => client.eval(script.source, { keys, arguments: args });
   } else if (typeof client?.evalsha === "function" && typeof client.eval === "function") {
-    evalSha = (sha, keys, args) => client.evalsha(sha, keys.length, ...keys, ...args);
-    evalSource = (source, keys, args) => client.eval(source, keys.length, ...keys, ...args);
+    run = async (script, keys, args) => client.eval(script.source, keys.length, ...keys, ...args);
   } else {
     throw new HooklineError("invalid_option", "client must be an ioredis or a node-redis client");
   }
 
-  async function run(script: LuaScript, keys: string[], args: string[]) {
-    script.sha ??= sha1(script.source);
-    try {
-      return await evalSha(await script.sha, keys, args);
-    } catch (error) {
-      if (!noScript(error)) throw error;
-      return evalSource(script.source, keys, args);
-    }
-  }
-
+  if (timeoutMs === undefined) return run;
   return (script, keys, args) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {

@@ -65,7 +65,7 @@ const milliseconds = (ms: number) => String(Math.ceil(ms));
 
 /**
  * An idempotency store on Redis, shared by every receiver instance. Each operation is one Lua script on one
- * key (one round trip, atomic, Cluster-safe), sent by SHA-1 after its first use.
+ * key (one round trip, atomic, Cluster-safe), sent as EVAL so that it runs in the order it was sent.
  *
  * @example
  * import { Redis } from "ioredis";

@@ -4,7 +4,7 @@ import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { describe, expect, it } from "vitest";
 import { type RedisClient, redisStore } from "../src";
-import { type Answer, deliverUntilAcknowledged, type Message, messages, quietLogger } from "./deliveries";
+import { type Answer, deliverUntilAcknowledged, type Message, messages, quietLogger, sleep } from "./deliveries";
 import { freePort, startRedisServer } from "./redis-server";
 
 // These tests start their own redis-server; they run where the Redis service does (and skip with it).
@@ -145,6 +145,49 @@ describe.skipIf(!url)("when Redis is down", () => {
         await server.kill();
       }
     }, 20_000);
+  }
+
+  // Scripts go missing after a restart, a failover or a SCRIPT FLUSH; the release script also the first time a
+  // claim ever times out, since nothing else uses it until then.
+  const scriptStates = [
+    { lost: "lost every script", warmUps: 1 },
+    { lost: "has the claim script but never ran the release one", warmUps: 2 },
+  ];
+  for (const setup of setups.filter((each) => each.failsFast)) {
+    for (const { lost, warmUps } of scriptStates) {
+      it(`${setup.name}: after a stall, the release of a timed-out claim runs before the retry's claim when Redis ${lost}`, async () => {
+        const server = await startRedisServer();
+        const admin = new Redis(server.url);
+        const { client, close } = await setup.connect(server.url);
+        try {
+          // The first receiver gives up on Redis quickly; the retry reaches a second one that waits longer.
+          const first = countingReceiver(secret, client, 300);
+          const retry = countingReceiver(secret, client, 10_000);
+          const [message, ...warmUp] = await messages(secret, `stall-${setup.name.split(" ")[0]}`, 3);
+          expect((await send(first.receiver, warmUp[0]!)).status).toBe(200);
+          await admin.script("FLUSH");
+          if (warmUps === 2) expect((await send(first.receiver, warmUp[1]!)).status).toBe(200);
+
+          server.pause();
+          const stalled = await send(first.receiver, message!);
+          expect(stalled).toMatchObject({ status: 503, body: { error: { code: "store_unavailable" } } });
+          // A sender's quick retry: its claim is queued behind the late claim and its release while Redis is frozen.
+          const retried = send(retry.receiver, message!);
+          await sleep(50);
+          server.resume();
+
+          // Redis runs the late claim, then its release, then the retry's claim, which finds the key free.
+          expect(await retried).toMatchObject({ status: 200, body: { received: true } });
+          expect((await send(retry.receiver, message!)).body).toEqual({ received: true, duplicate: true });
+          expect(first.runs.get(message!.id)).toBeUndefined();
+          expect(retry.runs.get(message!.id)).toBe(1);
+        } finally {
+          close();
+          admin.disconnect();
+          await server.kill();
+        }
+      }, 20_000);
+    }
   }
 
   it("answers 503 when Redis hangs (SIGSTOP) with the connection up; the late claim is released and redelivery processes once", async () => {

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { afterAll, beforeAll } from "vitest";
+import { sleep } from "./deliveries";
 
 /** A free TCP port on 127.0.0.1 (nothing listens on it once this resolves). */
 export async function freePort(): Promise<number> {
@@ -55,6 +56,8 @@ export interface RedisServer {
   readonly url: string;
   /** Starts it (again) on the same port; resolves once it accepts connections. */
   start(): Promise<void>;
+  /** Kills it (SIGKILL, like a crash) and waits for the exit; its folder (and append-only file) stays. */
+  crash(): Promise<void>;
   /** Kills it (SIGKILL, like a crash), waits for the exit and removes its folder. */
   kill(): Promise<void>;
   /** Freezes it (SIGSTOP): connections stay open, nothing is answered. */
@@ -64,14 +67,22 @@ export interface RedisServer {
 }
 
 /**
- * Spawns `redis-server` (no persistence, loopback only) as a child process. Call `kill` when done.
+ * Spawns `redis-server` (loopback only) as a child process. Call `kill` when done.
  * @param cluster start it as a one-node Redis Cluster owning every slot
+ * @param appendfsync persist with the append-only file, synced this often (default: no persistence)
  */
-export async function startRedisServer({ cluster = false } = {}): Promise<RedisServer> {
+export async function startRedisServer({
+  cluster = false,
+  appendfsync,
+}: {
+  cluster?: boolean;
+  appendfsync?: "always" | "everysec";
+} = {}): Promise<RedisServer> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const dir = join(tmpdir(), `hookline-redis-${port}-${crypto.randomUUID()}`);
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", ""];
+  args.push(...(appendfsync ? ["--appendonly", "yes", "--appendfsync", appendfsync] : ["--appendonly", "no"]));
   args.push("--daemonize", "no", "--dir", dir);
   if (cluster) {
     args.push("--cluster-enabled", "yes", "--cluster-config-file", join(dir, "nodes.conf"));
@@ -103,7 +114,7 @@ export async function startRedisServer({ cluster = false } = {}): Promise<RedisS
       });
       started.stderr?.resume();
     },
-    async kill() {
+    async crash() {
       const running = child;
       child = undefined;
       if (running && running.exitCode === null && running.signalCode === null) {
@@ -111,6 +122,9 @@ export async function startRedisServer({ cluster = false } = {}): Promise<RedisS
         running.kill("SIGKILL");
         await exited;
       }
+    },
+    async kill() {
+      await server.crash();
       rmSync(dir, { recursive: true, force: true });
     },
     pause: () => child?.kill("SIGSTOP"),
@@ -119,5 +133,11 @@ export async function startRedisServer({ cluster = false } = {}): Promise<RedisS
   // Even if the test worker dies before its clean-up runs, no redis-server outlives it.
   process.once("exit", () => child?.kill("SIGKILL"));
   await server.start();
+  if (cluster) {
+    const admin = new Redis(server.url);
+    await admin.cluster("ADDSLOTSRANGE", 0, 16383);
+    while (!(await admin.cluster("INFO")).includes("cluster_state:ok")) await sleep(20);
+    admin.disconnect();
+  }
   return server;
 }

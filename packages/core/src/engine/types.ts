@@ -12,7 +12,8 @@
  * next attempt is due (the retry schedule). An engine never makes an HTTP request and never reads a schedule.
  *
  * The work loop (`work`, {@link Lease}, {@link WorkOptions}, {@link Worker}) is the part that the receiver's inbox
- * shares: an inbox engine is the same loop over received events instead of deliveries, settled the same way.
+ * shares: an inbox engine ({@link InboxStore}: `memoryInbox()`, `postgresInbox()`, `bullmqInbox()`) is the same
+ * loop over received events instead of deliveries, settled the same way ({@link InboxSettlement}).
  *
  * Every engine runs `runDeliveryStoreContract` from `@hookline/core/testing` unchanged.
  *
@@ -29,7 +30,7 @@
  * - `pending`: waiting for its next attempt (the first included), or being attempted under a lease. Deliveries
  *   to a disabled endpoint stay `pending` and are not handed out until the endpoint is enabled again.
  * - `delivered`: an attempt got a 2xx. Final.
- * - `failed`: an attempt got an answer that retrying cannot change (a 4xx other than 408/429, a 3xx,
+ * - `failed`: an attempt got an answer that retrying cannot change (a 4xx other than 408/409/429, a 3xx,
  *   `webhook-delivery: abort-message`, a URL the SSRF guard refused), or the endpoint was deleted. Final.
  * - `exhausted`: every attempt of the schedule failed; kept as a dead letter for `retry`/`replay`. Final.
  */
@@ -283,6 +284,141 @@ export interface DeliveryStore {
    * delivery whose worker died is handed out again once its lease ends.
    */
   work(processor: Processor<DeliveryJob, Settlement>, options: WorkOptions): Worker;
+  /** Gives back what the engine itself opened (not an injected client). */
+  close?(): Promise<void>;
+}
+
+/**
+ * Where a received event stands in an inbox. The same three names are used in the API, the tables, the logs and
+ * the docs.
+ *
+ * - `pending`: stored and waiting for its handlers (the first run included), or being handled under a lease.
+ * - `processed`: its handlers succeeded. Final; the id is remembered (a redelivery is a duplicate) for the
+ *   engine's retention.
+ * - `exhausted`: every attempt of the retry schedule failed; the receiver put it in its dead-letter store first.
+ *   Final; the id is remembered like a processed one.
+ */
+export type InboxStatus = "pending" | "processed" | "exhausted";
+
+/** A verified, validated event as the receiver stores it in the inbox: what a worker needs to handle it. */
+export interface InboxEvent {
+  /**
+   * The idempotency key (the signed id, else the body's id, else `sha256:` and the body's SHA-256): the inbox
+   * holds one event per id.
+   */
+  id: string;
+  /** The event type, as read at ingest (for logs and listings; the worker reads the payload again). */
+  type: string;
+  /** The raw body as verified, as text, byte for byte: the worker parses and validates it again. */
+  payload: string;
+  /** The signed timestamp in unix seconds, when the scheme carries one. */
+  timestamp?: number;
+  /**
+   * The receiver's `orderBy` key. Events with the same key are handed out one at a time, in the order they were
+   * enqueued (the order their `enqueue` calls resolved), each only once the one before it has ended (`processed`
+   * or `exhausted`): a `pending` retry holds the later ones back. Events without one have no order.
+   */
+  orderKey?: string;
+  /** When the receiver accepted it (ms since the epoch, the receiver's clock): for logs, never for ordering. */
+  receivedAt: number;
+  /**
+   * The request headers the receiver's envelope read at ingest (GitHub's `x-github-event`), names in lower case,
+   * so that the worker reads the event the same way; absent when it read none (the default envelope reads none).
+   */
+  headers?: Record<string, string>;
+}
+
+/**
+ * A `pending` event handed to a worker.
+ *
+ * @typeParam Tx what the engine's transaction is (a pg `PoolClient`, a postgres.js `TransactionSql`, a PGlite
+ * `Transaction`); `never` for an engine without one.
+ */
+export interface InboxJob<Tx = never> {
+  event: InboxEvent;
+  /** The attempts already made: 0 on the first run, then 1, 2… (its place in the retry schedule). */
+  attempts: number;
+  lease: Lease;
+  /**
+   * The engine's open transaction, when it can give one (PostgreSQL): the event was claimed in it (`FOR UPDATE
+   * SKIP LOCKED`), the handlers run on it, and a `processed` settlement marks the event in it and commits, so
+   * that the handlers' writes and the mark land together or not at all.
+   */
+  tx?: Tx;
+}
+
+/**
+ * How handling a job ended, as the engine records it in one atomic step, only while the lease still holds (a
+ * settlement with a lost lease changes nothing):
+ * - `processed`: the event ends `processed`; with a transaction, the mark is written in it and it commits.
+ * - `pending`: the event is handed out again after `delayMs` (from the engine's clock), its `attempts` grown by
+ *   one and `error` kept as its last error.
+ * - `exhausted`: the event ends `exhausted`, its `attempts` grown by one.
+ *
+ * A settlement that is not `processed` rolls back the job's transaction before it is recorded, so that a failed
+ * run's writes never land.
+ */
+export interface InboxSettlement {
+  next: { status: "pending"; delayMs: number } | { status: "processed" } | { status: "exhausted" };
+  /** Why the run failed (the error's message), when it did. */
+  error?: string;
+}
+
+/** An event as the inbox holds it, for inspection. */
+export interface InboxRecord {
+  event: InboxEvent;
+  status: InboxStatus;
+  /** Runs that ended (failed or processed); a run in flight is not counted. */
+  attempts: number;
+  /** The last failed run's error, when there was one. */
+  lastError?: string;
+}
+
+/**
+ * How an inbox worker takes work: the sender's {@link WorkOptions} over inbox jobs, without `perKeyConcurrency`
+ * (an inbox's key is the event's `orderKey`, and it is always one at a time, in order).
+ */
+export type InboxWorkOptions<Tx = never> = Omit<WorkOptions<InboxJob<Tx>, InboxSettlement>, "perKeyConcurrency">;
+
+/**
+ * Where a receiver's inbox keeps received events until its handlers have run: written by the HTTP side
+ * (`enqueue`, one durable write per delivery), worked by any process holding the same inbox (`work`). The inbox
+ * replaces the receiver's idempotency store: its key, the event id, is the deduplication.
+ *
+ * Each method is atomic on its own. Whatever makes an event due now (`enqueue`, a lease or a delay running out)
+ * wakes idle workers of this process at once, and those of other processes where the engine can (PostgreSQL's
+ * NOTIFY, a BullMQ job); a poll is only the fallback.
+ *
+ * Every engine runs `runInboxContract` from `@hookline/core/testing` unchanged.
+ *
+ * @typeParam Tx the type of {@link InboxJob.tx}: what the receiver's handlers get as `context.tx`.
+ */
+export interface InboxStore<Tx = never> {
+  /**
+   * Stores the event as `pending`, due now, with no attempts, unless an event with the same id is held (in any
+   * status, until the engine's retention forgets a final one): then nothing is written and `created` is false.
+   * Resolves only once the event is durable as far as the engine can make it (committed, appended): the receiver
+   * answers 200 right after. Rejects when the backing store cannot be reached (the receiver answers 503).
+   */
+  enqueue(event: InboxEvent): Promise<{ created: boolean }>;
+  /** The event with this id and where it stands, or `undefined` when none is held. */
+  get(id: string): Promise<InboxRecord | undefined>;
+  /**
+   * Whether the engine keeps `orderKey` order (one at a time, in enqueue order). One that cannot sets it `false`
+   * and says why in its README; the receiver then refuses `orderBy` at start-up (`invalid_option`) rather than
+   * run events out of order, and the contract skips its ordering test.
+   * @default true
+   */
+  readonly ordered?: boolean;
+  /**
+   * Starts handing due `pending` events to `processor`, each under a lease of `leaseMs`, up to `concurrency` at
+   * once, and records each {@link InboxSettlement}. Two workers (of any process) never hold one event at once; an
+   * event whose worker died, or whose processor threw, is handed out again once its lease ends (a transaction
+   * the engine opened for it is rolled back). An engine that gives a transaction ends it when the lease runs out
+   * (rolls it back, and the late settlement then changes nothing), so that a stalled run neither keeps the event's
+   * row locked past its lease nor commits late. Events with one `orderKey` go one at a time, in enqueue order.
+   */
+  work(processor: Processor<InboxJob<Tx>, InboxSettlement>, options: InboxWorkOptions<Tx>): Worker;
   /** Gives back what the engine itself opened (not an injected client). */
   close?(): Promise<void>;
 }

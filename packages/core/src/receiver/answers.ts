@@ -42,6 +42,7 @@ const errorMessages: Partial<Record<HooklineErrorCode, string>> = {
   too_many_failures: "Too many failed verifications from this address; retry later",
   in_flight: "This message is being processed; retry later",
   store_unavailable: "The idempotency store is unavailable; retry later",
+  inbox_unavailable: "The event could not be stored; retry later",
   handler_failed: "The event could not be processed; retry later",
 };
 

@@ -5,7 +5,7 @@ import type { ReceiverLogger } from "./types";
 
 /**
  * Records a handler failure durably if there is a dead-letter store; resolves whether the event is safe
- * (dead-lettered). Never rejects: a store failure is logged and reported as `false`.
+ * (dead-lettered). `attempts` is how many runs failed (an inbox's whole schedule). Never rejects: a store failure is logged and reported as `false`.
  */
 export async function deadLetter(
   deadLetters: DeadLetterStore | undefined,
@@ -13,6 +13,7 @@ export async function deadLetter(
   event: WebhookEvent,
   payload: string,
   error: unknown,
+  attempts = 1,
 ): Promise<boolean> {
   if (!deadLetters) return false;
   const now = Date.now();
@@ -23,7 +24,7 @@ export async function deadLetter(
       ...(event.timestamp === undefined ? {} : { timestamp: event.timestamp }),
       payload,
       error: errorFields(error),
-      attempts: 1,
+      attempts,
       firstFailedAt: now,
       lastFailedAt: now,
     });

@@ -1,7 +1,7 @@
 import type { HeaderReader } from "../headers";
 import { type MaybePromise, whenReady } from "../maybe";
 import { type Refusal, refusal } from "./answers";
-import { type EventSchemas, validateData } from "./events";
+import { type EventSchemas, schemaFor, validateData } from "./events";
 import { errorFields } from "./log";
 import type { Envelope, EnvelopeFields } from "./types";
 
@@ -57,9 +57,7 @@ export function parseEvent(
   if (typeof fields?.type !== "string" || fields.type === "") {
     return refusal("invalid_envelope", "The envelope returned no event type");
   }
-  // Own keys only: a type named "constructor" or "__proto__" must not find Object.prototype's members.
-  const schema =
-    reading.catalog && Object.hasOwn(reading.catalog, fields.type) ? reading.catalog[fields.type] : undefined;
+  const schema = schemaFor(reading.catalog, fields.type);
   const bodyId = typeof fields.id === "string" && fields.id !== "" ? fields.id : undefined;
   const id = signedId ?? bodyId;
   if (!schema) return { type: fields.type, id, data: fields.data };

@@ -72,6 +72,14 @@ export function describeIssues(issues: ReadonlyArray<StandardSchemaV1.Issue>): V
 }
 
 /**
+ * The schema of `type` in a catalog, looked up as an own key only: a type named `constructor` or `__proto__` must
+ * not find Object.prototype's members (it would answer 500 on receipt, throw on send).
+ */
+export function schemaFor(catalog: EventSchemas | undefined, type: string): StandardSchemaV1 | undefined {
+  return catalog && Object.hasOwn(catalog, type) ? catalog[type] : undefined;
+}
+
+/**
  * Validates an event's data against its schema: the schema's output, or why it failed. Shared by the receiver
  * (a 400) and the sender (a rejected `send`), so that both read a catalog the same way. A synchronous schema (most
  * are) answers at once, with no promise.

@@ -38,11 +38,11 @@ export function handlerRegistry() {
 export function runHandlers(
   list: readonly EventHandler<never>[],
   event: WebhookEvent,
-  context: HandlerContext,
+  context: HandlerContext<unknown>,
   from = 0,
 ): MaybePromise<void> {
   for (let index = from; index < list.length; index++) {
-    const result = (list[index] as EventHandler<WebhookEvent>)(event, context);
+    const result = (list[index] as EventHandler<WebhookEvent, unknown>)(event, context);
     if (isPromise(result)) return result.then(() => runHandlers(list, event, context, index + 1));
   }
 }

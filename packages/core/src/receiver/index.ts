@@ -39,6 +39,7 @@ export type {
   EnvelopeFields,
   EventHandler,
   HandlerContext,
+  InboxWorkerOptions,
   ReceiveOutcome,
   ReceiveRecord,
   Receiver,

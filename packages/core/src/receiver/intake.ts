@@ -48,6 +48,8 @@ export interface Intake {
   /** The raw body as verified, as text. */
   payload: string;
   header: HeaderReader;
+  /** The headers the envelope read (lower-case names), for an inbox to keep with the event. */
+  envelopeHeaders: Record<string, string>;
 }
 
 /** What the admission steps learned about the request: its headers and its peer. */
@@ -161,6 +163,32 @@ export function readEvent(
   });
 }
 
+/** Where an event was kept after its intake (an inbox, a dead letter): its key, its verified body, its timestamp. */
+export interface StoredEvent {
+  id: string;
+  payload: string;
+  timestamp?: number | undefined;
+  /** The headers the envelope read at ingest, when they were kept (an inbox keeps them, a dead letter does not). */
+  headers?: Record<string, string> | undefined;
+}
+
+/**
+ * An event read back from where it was kept (the inbox's worker, `replay`): the same parse and validation as
+ * {@link readEvent}, so that a worker checks the payload against the schemas it runs with, keyed by the stored
+ * id. Of the request's headers only those the envelope read at ingest are kept (by an inbox; a dead letter keeps
+ * none): an envelope that reads another one gets `undefined`.
+ */
+export async function readStoredEvent(config: EventReading, stored: StoredEvent): Promise<WebhookEvent | Refusal> {
+  const parsed = await parseEvent(config, stored.payload, headerReader(stored.headers ?? {}), stored.id);
+  if (isRefusal(parsed)) return parsed;
+  return {
+    id: stored.id,
+    type: parsed.type,
+    ...(stored.timestamp === undefined ? {} : { timestamp: stored.timestamp }),
+    data: parsed.data,
+  };
+}
+
 /**
  * Every step in order. `onVerified` is told as soon as the signature checks out (before the body is parsed).
  */
@@ -180,8 +208,16 @@ export function intake(
     if (isRefusal(verified)) return verified;
     const info = deliveryInfo(config, verified);
     onVerified(info);
-    return whenReady(readEvent(config, verified, bytes, header), (event) =>
-      isRefusal(event) ? event : { event, deliveryId: info.deliveryId, payload: verified.payload, header },
+    const envelopeHeaders: Record<string, string> = {};
+    const recording: HeaderReader = (name) => {
+      const value = header(name);
+      if (value !== undefined) envelopeHeaders[name.toLowerCase()] = value;
+      return value;
+    };
+    return whenReady(readEvent(config, verified, bytes, recording), (event) =>
+      isRefusal(event)
+        ? event
+        : { event, deliveryId: info.deliveryId, payload: verified.payload, header, envelopeHeaders },
     );
   };
   return whenReady(limit(config, peer), (limited) => limited ?? whenReady(readPayload(config, input, header), verify));

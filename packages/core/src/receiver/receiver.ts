@@ -1,3 +1,4 @@
+import type { InboxEvent, Worker } from "../engine/types";
 import { HooklineError } from "../errors";
 import { type HeaderReader, headerReader } from "../headers";
 import { isPromise, type MaybePromise } from "../maybe";
@@ -7,10 +8,11 @@ import { toleranceBounds } from "../tolerance";
 import { errorAnswer, isRefusal, json, RECEIVED, type Refusal } from "./answers";
 import { deadLetter } from "./dead-letter";
 import { deadlines, TIMEOUT } from "./deadlines";
-import { defaultEnvelope, parseEvent } from "./event";
+import { defaultEnvelope } from "./event";
 import type { EventSchemas, UntypedCatalog, WebhookEvent } from "./events";
 import { handlerRegistry, runHandlers } from "./handlers";
-import { type IntakeConfig, intake } from "./intake";
+import { inboxProcessor, inboxSchedule } from "./inbox";
+import { type Intake, type IntakeConfig, intake, readStoredEvent } from "./intake";
 import { consoleLogger, errorFields, safeLogger } from "./log";
 import { memoryStore } from "./memory-store";
 import { rateLimitStep } from "./rate-limit";
@@ -42,6 +44,7 @@ const IGNORED = json(200, { received: true, ignored: true });
 const DUPLICATE = json(200, { received: true, duplicate: true });
 const DEAD_LETTERED = json(200, { received: true, deadLettered: true });
 const PENDING = json(202, { received: true, pending: true });
+const QUEUED = json(200, { received: true, queued: true });
 const HANDLER_FAILED = errorAnswer({ refused: "handler_failed" });
 
 /** What the handlers' run came to: success, or the value they threw; how long they ran either way. */
@@ -49,27 +52,47 @@ type HandlersOutcome = { ok: true; ms: number } | { ok: false; error: unknown; m
 
 /**
  * Creates a receiver. Drop it into a framework with an adapter (`@hookline/express`, `/fastify`, `/hono`,
- * `/next`) or call `handle(request)` yourself.
+ * `/next`) or call `handle(request)` yourself. With an `inbox`, deliveries are stored and answered at once, and
+ * `work()` runs the handlers, here or in a worker process.
  *
  * @example
  * const receiver = createReceiver({ secret: process.env.WEBHOOK_SECRET!, events })
  *   .on("invoice.paid", async (event) => markPaid(event.data.id));
  * export const POST = (request: Request) => receiver.handle(request);
  */
-export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
-  options: ReceiverOptions<Catalog>,
-): Receiver<Catalog> {
+export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx = never>(
+  options: ReceiverOptions<Catalog, Tx>,
+): Receiver<Catalog, Tx> {
   const deadLetters = options.deadLetters;
+  const inbox = options.inbox;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const logger = safeLogger(options.logger ?? consoleLogger);
   const { past, future } = toleranceBounds(options.tolerance); // a bad tolerance fails at start-up
+  if (inbox && options.store) {
+    throw new HooklineError(
+      "invalid_option",
+      "Pass an inbox or an idempotency store, not both: the inbox deduplicates",
+    );
+  }
+  if (options.orderBy && inbox?.ordered === false) {
+    throw new HooklineError("invalid_option", "This inbox cannot keep orderBy order (see its README)");
+  }
+  if (options.orderBy && !inbox) {
+    throw new HooklineError("invalid_option", "orderBy needs an inbox: inline handlers run as deliveries arrive");
+  }
+  if (options.secret === undefined && !inbox) {
+    throw new HooklineError("invalid_option", "A secret is required (only a receiver that works an inbox may omit it)");
+  }
   // The default store remembers at least every id whose delivery a replay could still pass the timestamp check with.
   const store = options.store ?? memoryStore({ replayWindowMs: Math.max(1, past + future) * 1000, logger });
+  const schedule = inboxSchedule(options.schedule);
+  const orderBy = options.orderBy as ((event: WebhookEvent) => string | undefined) | undefined;
   const hooks = options.hooks ?? {};
   const telemetry = options.telemetry;
   const config: IntakeConfig = {
     scheme: options.scheme ?? standardWebhooks(),
-    secret: options.secret,
+    // A worker-only receiver has none: a delivery sent to it anyway is answered 500 invalid_secret.
+    secret: options.secret ?? [],
     tolerance: options.tolerance,
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
     transport: transportCheck(options),
@@ -86,12 +109,13 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
   const pending = new Set<Promise<void>>();
   const timeouts = deadlines(timeoutMs);
   const onVerified = hooks.onVerified ? (info: DeliveryInfo) => hook("onVerified", info) : () => {};
+  const workers = new Set<Worker>();
 
   if (!(config.maxBodyBytes > 0)) throw new HooklineError("invalid_option", "maxBodyBytes must be a positive number");
   if (!(timeoutMs > 0)) throw new HooklineError("invalid_option", "timeoutMs must be a positive number");
   // An empty secret fails at start-up, not on the first delivery; whitespace around one is said here, since a
   // 401 no longer tells the (unauthenticated) caller anything about the secrets.
-  if (secretList(options.secret).some((secret) => secret.trim() !== secret)) {
+  if (options.secret !== undefined && secretList(options.secret).some((secret) => secret.trim() !== secret)) {
     logger.warn(
       { scheme: config.scheme.name },
       "A secret has whitespace around it (check how it was copied): signatures made with the trimmed secret fail",
@@ -251,6 +275,46 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     return HANDLER_FAILED;
   }
 
+  /**
+   * The queued path: one durable write, then the answer. Every valid event is stored, with or without a handler
+   * here: the handlers may live in a worker process only.
+   */
+  async function enqueue(
+    accepted: Intake,
+    info: DeliveryInfo,
+    trace: DeliveryTelemetry | undefined,
+  ): Promise<DeliveryResponse> {
+    const { event, payload, envelopeHeaders } = accepted;
+    const orderKey = orderBy?.(event);
+    const stored: InboxEvent = {
+      id: event.id,
+      type: event.type,
+      payload,
+      ...(event.timestamp !== undefined && { timestamp: event.timestamp }),
+      ...(orderKey !== undefined && { orderKey }),
+      receivedAt: Date.now(),
+      ...(Object.keys(envelopeHeaders).length > 0 && { headers: envelopeHeaders }),
+    };
+    let created: boolean;
+    try {
+      ({ created } = await (inbox as NonNullable<typeof inbox>).enqueue(stored));
+    } catch (error) {
+      logger.error({ ...info, error: errorFields(error) }, "The inbox could not store the event");
+      return reject({ refused: "inbox_unavailable", info, retryAfterMs: STORE_RETRY_AFTER_MS }, trace);
+    }
+    if (!created) {
+      stats.count("duplicate");
+      if (hooks.onDuplicate) hook("onDuplicate", { ...info, inFlight: false });
+      logger.info({ ...info }, "Already in the inbox; answered duplicate");
+      if (trace) endTrace(trace, { delivery: info, outcome: "duplicate", status: 200 });
+      return DUPLICATE;
+    }
+    stats.count("queued");
+    if (hooks.onQueued) hook("onQueued", info);
+    if (trace) endTrace(trace, { delivery: info, outcome: "queued", status: 200 });
+    return QUEUED;
+  }
+
   async function receive(input: DeliveryInput, trace: DeliveryTelemetry | undefined): Promise<DeliveryResponse> {
     stats.count("received");
     if (hooks.onReceived) hook("onReceived", { method: input.method });
@@ -261,6 +325,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     const info: DeliveryInfo = deliveryId
       ? { id: event.id, type: event.type, deliveryId }
       : { id: event.id, type: event.type };
+    if (inbox) return enqueue(accepted, info, trace);
 
     const list = handlers.for(event.type);
     if (list.length === 0) {
@@ -292,7 +357,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     }
 
     const token = claim.token;
-    const context: HandlerContext = { receivedAt: new Date(), payload, header, replay: false };
+    const context: HandlerContext<unknown> = { receivedAt: new Date(), payload, header, replay: false };
     const started = performance.now();
     let ran: MaybePromise<void>;
     try {
@@ -321,17 +386,17 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
     return PENDING;
   }
 
-  const receiver: Receiver<Catalog> = {
+  const receiver: Receiver<Catalog, Tx> = {
     maxBodyBytes: config.maxBodyBytes,
     connectionNeeds: connectionNeeds(options),
 
     on(type, handler) {
-      handlers.on(type, handler as EventHandler<never>);
+      handlers.on(type, handler as EventHandler<never, unknown>);
       return receiver;
     },
 
     onAny(handler) {
-      handlers.onAny(handler as EventHandler<never>);
+      handlers.onAny(handler as EventHandler<never, unknown>);
       return receiver;
     },
 
@@ -360,20 +425,14 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
       if (!deadLetters) return { status: "not_found" };
       const letter = await deadLetters.get(id);
       if (!letter) return { status: "not_found" };
-      const parsed = await parseEvent(config, letter.payload, noHeaders, letter.id);
-      if (isRefusal(parsed)) {
-        return { status: "invalid", code: parsed.refused, message: parsed.message ?? parsed.refused };
+      const event = await readStoredEvent(config, letter);
+      if (isRefusal(event)) {
+        return { status: "invalid", code: event.refused, message: event.message ?? event.refused };
       }
-      const event: WebhookEvent = {
-        id: letter.id,
-        type: parsed.type,
-        ...(letter.timestamp === undefined ? {} : { timestamp: letter.timestamp }),
-        data: parsed.data,
-      };
-      const context: HandlerContext = {
+      const context: HandlerContext<unknown> = {
         receivedAt: new Date(),
         payload: letter.payload,
-        header: noHeaders,
+        header: () => undefined,
         replay: true,
       };
       try {
@@ -389,6 +448,31 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog>(
 
     async drain() {
       while (pending.size > 0) await Promise.all(pending);
+    },
+
+    work(workOptions = {}) {
+      if (!inbox)
+        throw new HooklineError("invalid_option", "work() runs an inbox's events: pass createReceiver an inbox");
+      const { concurrency = 10, leaseMs = 300_000 } = workOptions;
+      const processor = inboxProcessor({ reading: config, handlers, schedule, deadLetters, logger, stats, hook });
+      const worker = inbox.work(processor as Parameters<typeof inbox.work>[0], {
+        concurrency,
+        leaseMs,
+        onError: (error) => logger.error({ error: errorFields(error) }, "The inbox worker failed; it carries on"),
+      });
+      workers.add(worker);
+      return {
+        async stop() {
+          workers.delete(worker);
+          await worker.stop();
+        },
+      };
+    },
+
+    async stop() {
+      await Promise.all([...workers].map((worker) => worker.stop()));
+      workers.clear();
+      await receiver.drain();
     },
 
     stats: () => stats.snapshot(),

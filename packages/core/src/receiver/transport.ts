@@ -1,7 +1,6 @@
 import ipaddr from "ipaddr.js";
 import { HooklineError } from "../errors";
 import type { HeaderReader } from "../headers";
-import { inRanges, parseRange } from "../net/addresses";
 
 /** The opt-in transport checks of a receiver. */
 export interface TransportOptions {
@@ -63,6 +62,20 @@ export interface ConnectionNeeds {
   secure: boolean;
   /** `allowIps` or `rateLimit` is set and no trusted proxy says the address. */
   remoteAddress: boolean;
+}
+
+type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+function parseRange(entry: string): Range {
+  try {
+    if (entry.includes("/")) return ipaddr.parseCIDR(entry);
+    const address = ipaddr.parse(entry);
+    return [address, address.kind() === "ipv4" ? 32 : 128];
+  } catch (cause) {
+    throw new HooklineError("invalid_option", `allowIps: ${JSON.stringify(entry)} is not an IP address or CIDR range`, {
+      cause,
+    });
+  }
 }
 
 /** The entry the nearest proxy appended: the others are whatever the client sent. */
@@ -136,7 +149,7 @@ export function assertConnectionKnown(
 export function transportCheck(
   options: TransportOptions,
 ): (facts: TransportFacts) => "malformed_request" | "https_required" | "ip_not_allowed" | undefined {
-  const ranges = options.allowIps?.map((entry) => parseRange(entry, "allowIps"));
+  const ranges = options.allowIps?.map(parseRange);
   const trustProxy = options.trustProxy ?? false;
   return (facts) => {
     const { url, secure, header } = facts;
@@ -152,7 +165,10 @@ export function transportCheck(
     if (ranges) {
       const address = peerAddress(facts, trustProxy);
       if (!address) return "ip_not_allowed";
-      if (!inRanges(ipaddr.parse(address), ranges)) return "ip_not_allowed";
+      const parsed = ipaddr.parse(address);
+      if (!ranges.some(([range, bits]) => range.kind() === parsed.kind() && parsed.match(range, bits))) {
+        return "ip_not_allowed";
+      }
     }
     return undefined;
   };

@@ -1,5 +1,7 @@
+import type { InboxStore, Worker } from "../engine/types";
 import type { HooklineErrorCode } from "../errors";
 import type { HeaderReader, HeadersInput } from "../headers";
+import type { RetrySchedule } from "../retry";
 import type { WebhookScheme } from "../schemes";
 import type { SecretInput } from "../secrets";
 import type { Tolerance } from "../tolerance";
@@ -70,8 +72,13 @@ export interface ReceiverHooks {
   onDuplicate?(info: DeliveryInfo & { inFlight: boolean }): void;
   /** Handlers finished successfully after `ms` milliseconds. */
   onProcessed?(info: DeliveryInfo & { ms: number }): void;
-  /** A handler threw; `deadLettered` tells whether the event was kept. */
-  onFailed?(info: DeliveryInfo & { error: unknown; deadLettered: boolean }): void;
+  /**
+   * A handler threw; `deadLettered` tells whether the event was kept. From an inbox, `retryInMs` says when it
+   * runs again (absent once its schedule is used up).
+   */
+  onFailed?(info: DeliveryInfo & { error: unknown; deadLettered: boolean; retryInMs?: number }): void;
+  /** An inbox stored the event (the answer is 200 `{ queued: true }`). */
+  onQueued?(info: DeliveryInfo): void;
 }
 
 /** How a delivery ended, as telemetry sees it. */
@@ -86,6 +93,8 @@ export type ReceiveOutcome =
   | "duplicate"
   /** No handler for the type (200). */
   | "ignored"
+  /** Stored in the inbox for a worker (200). */
+  | "queued"
   /** Refused before any handler ran (the code says why). */
   | "rejected";
 
@@ -123,10 +132,17 @@ export interface ReceiverTelemetry {
   start(header: HeaderReader): DeliveryTelemetry;
 }
 
-/** Options of {@link createReceiver}. */
-export interface ReceiverOptions<Catalog extends EventSchemas = UntypedCatalog> extends TransportOptions {
-  /** The secret, or several during rotation: any may match. */
-  secret: SecretInput;
+/**
+ * Options of {@link createReceiver}.
+ *
+ * @typeParam Tx the inbox's transaction type (`context.tx` in handlers); `never` without an inbox that has one.
+ */
+export interface ReceiverOptions<Catalog extends EventSchemas = UntypedCatalog, Tx = never> extends TransportOptions {
+  /**
+   * The secret, or several during rotation: any may match. Required, except on a receiver that only works an
+   * inbox (a worker process, which answers no HTTP).
+   */
+  secret?: SecretInput;
   /**
    * The wire format.
    * @default standardWebhooks()
@@ -140,10 +156,34 @@ export interface ReceiverOptions<Catalog extends EventSchemas = UntypedCatalog> 
   events?: EventCatalog<Catalog>;
   /**
    * Where processed message ids are recorded. Share one store between instances (Redis, PostgreSQL) to process
-   * each message once across all of them.
-   * @default memoryStore()
+   * each message once across all of them. Not with `inbox`, which deduplicates by itself.
+   * @default memoryStore() (without an inbox)
    */
   store?: IdempotencyStore;
+  /**
+   * Queue events instead of running handlers in the request: a delivery is answered 200 `{ queued: true }` as soon
+   * as the inbox has stored it (one durable write), and {@link Receiver.work} runs the handlers, in this process or
+   * another, retrying on `schedule`. A redelivery of a stored id answers 200 `{ duplicate: true }`; an inbox that
+   * cannot store answers 503 `inbox_unavailable` with `Retry-After`. `memoryInbox()` (this process only),
+   * `postgresInbox()` (`@hookline/postgres`, handlers on its transaction: `context.tx`) or `bullmqInbox()`
+   * (`@hookline/redis`).
+   * @default undefined (handlers run in the request)
+   */
+  inbox?: InboxStore<Tx>;
+  /**
+   * With an inbox: the key of events that must be handled one at a time, in the order they arrived (events that
+   * update one entity: `(event) => event.data.customerId`). A failing event holds the later ones of its key until
+   * it is processed or exhausted. `undefined` for an event with no order.
+   * @default undefined (no order)
+   */
+  orderBy?: (event: AnyWebhookEvent<Catalog>) => string | undefined;
+  /**
+   * With an inbox: when a failed event runs again, and how many runs it gets before it is dead-lettered
+   * (`exhausted`). Any {@link RetrySchedule}, or the delays in milliseconds before each run (the first is 0).
+   * @default exponentialBackoff({ base: 5_000, factor: 3, cap: 3_600_000, maxAttempts: 8 }) with equal jitter:
+   * runs again after 2.5–5 s, 7.5–15 s, … up to an hour apart; about 1½ hours in all
+   */
+  schedule?: RetrySchedule | readonly number[];
   /**
    * Where events whose handler failed are kept, to `replay` later. Without it a failure answers 500 so that the
    * sender delivers again.
@@ -196,7 +236,7 @@ export interface ReceiverOptions<Catalog extends EventSchemas = UntypedCatalog> 
 }
 
 /** What handlers get besides the event. */
-export interface HandlerContext {
+export interface HandlerContext<Tx = never> {
   /** When the delivery arrived. */
   receivedAt: Date;
   /** The raw body as verified. */
@@ -205,10 +245,15 @@ export interface HandlerContext {
   header: HeaderReader;
   /** True when the event runs again from a dead letter. */
   replay: boolean;
+  /**
+   * The inbox's transaction, when the event runs from an inbox that gives one (`postgresInbox`): write on it and
+   * the writes commit together with the event's `processed` mark, or not at all. Absent inline and on `replay`.
+   */
+  tx?: Tx;
 }
 
 /** A handler of one event type. */
-export type EventHandler<Event> = (event: Event, context: HandlerContext) => unknown;
+export type EventHandler<Event, Tx = never> = (event: Event, context: HandlerContext<Tx>) => unknown;
 
 /** A delivery as an adapter holds it, for {@link Receiver.receive}. */
 export interface DeliveryInput extends ConnectionInfo {
@@ -240,15 +285,30 @@ export type ReplayResult =
   | { status: "invalid"; code: HooklineErrorCode; message: string }
   | { status: "not_found" };
 
+/** Options of {@link Receiver.work}. */
+export interface InboxWorkerOptions {
+  /**
+   * Events handled at once by this worker.
+   * @default 10
+   */
+  concurrency?: number;
+  /**
+   * How long a worker holds an event; one whose handlers have not ended by then is handed to another worker (its
+   * first run may still finish: keep it well above the handlers' longest run).
+   * @default 300_000 (5 minutes)
+   */
+  leaseMs?: number;
+}
+
 /** A webhook receiver: verify, validate, deduplicate, run handlers, never lose a failure. */
-export interface Receiver<Catalog extends EventSchemas = UntypedCatalog> {
+export interface Receiver<Catalog extends EventSchemas = UntypedCatalog, Tx = never> {
   /** Registers a handler for one event type of the catalog. Handlers of a type run in registration order. */
   on<Type extends EventType<Catalog>>(
     type: Type,
-    handler: EventHandler<WebhookEvent<Type, EventData<Catalog, Type>>>,
-  ): Receiver<Catalog>;
+    handler: EventHandler<WebhookEvent<Type, EventData<Catalog, Type>>, Tx>,
+  ): Receiver<Catalog, Tx>;
   /** Registers a handler for every verified event (after the type's own handlers). */
-  onAny(handler: EventHandler<AnyWebhookEvent<Catalog>>): Receiver<Catalog>;
+  onAny(handler: EventHandler<AnyWebhookEvent<Catalog>, Tx>): Receiver<Catalog, Tx>;
   /**
    * The framework-free entry point: a Fetch `Request` in, a `Response` out. Never throws. `connection` is what
    * the server knows of the connection (TLS, peer address); without `secure`, `requireHttps` reads the scheme of
@@ -261,6 +321,18 @@ export interface Receiver<Catalog extends EventSchemas = UntypedCatalog> {
   replay(id: string): Promise<ReplayResult>;
   /** Resolves when every handler still running after a 202 has finished. */
   drain(): Promise<void>;
+  /**
+   * Starts a worker that runs the handlers of the inbox's `pending` events (throws `invalid_option` without an
+   * inbox): one event per id, retried on `schedule`, dead-lettered once exhausted. Needs no HTTP, so a worker
+   * process holds only the catalog, the handlers and the inbox. Call it once per process (more calls, more
+   * workers).
+   */
+  work(options?: InboxWorkerOptions): Worker;
+  /**
+   * Stops every worker `work` started (each finishes its events in flight and gives back the connections it
+   * took) and waits for handlers still running after a 202. The inbox itself is the caller's to close.
+   */
+  stop(): Promise<void>;
   /** Counts by outcome and handler times. */
   stats(): ReceiverStats;
   /** The largest body accepted, in bytes (for adapters that enforce it themselves). */

@@ -67,7 +67,7 @@ export interface DeliverOptions {
 /** One attempt's result. Never a thrown error for a network failure: that is an outcome. */
 export interface AttemptResult {
   /**
-   * `classifyDelivery`'s result for the answer (2xx success; 410 disable; 408, 429, 5xx retry with `retryAfter`;
+   * `classifyDelivery`'s result for the answer (2xx success; 410 disable; 408, 409, 429, 5xx retry with `retryAfter`;
    * any other status, 3xx included, final), then, for an answer that is not a 2xx, the `webhook-delivery` header:
    * `disable` → disable, `abort-message` → final. No answer (timeout, network error, abort) → retry. A URL the
    * SSRF guard refused → `blocked` (final; no connection was made). A URL that is not http(s) → final.

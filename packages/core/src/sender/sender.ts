@@ -3,7 +3,7 @@ import type { Delivery, Endpoint, Message } from "../engine/types";
 import { HooklineError } from "../errors";
 import { parseRange } from "../net/addresses";
 import { randomId } from "../random";
-import { type EventSchemas, type UntypedCatalog, validateData } from "../receiver/events";
+import { type EventSchemas, schemaFor, type UntypedCatalog, validateData } from "../receiver/events";
 import { consoleLogger } from "../receiver/log";
 import { fixedSchedule, type RetrySchedule, retrySchedules } from "../retry";
 import { standardWebhooks } from "../schemes";
@@ -138,7 +138,7 @@ export function createSender<const Catalog extends EventSchemas = UntypedCatalog
         throw new HooklineError("invalid_event", "The event type must be a non-empty string");
       }
       if (catalog) {
-        const schema = catalog[type];
+        const schema = schemaFor(catalog, type);
         if (!schema) throw new HooklineError("invalid_event", `"${type}" is not a type of the event catalog`);
         const result = await validateData(schema, type, data);
         if ("issues" in result) throw new HooklineError("invalid_event", result.message, { issues: result.issues });

@@ -1,0 +1,77 @@
+import { PGlite } from "@electric-sql/pglite";
+import { runDeliveryStoreContract, serviceUrl } from "@hookline/core/testing";
+import pg from "pg";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { type PostgresClient, postgresDeliveries } from "../src/index";
+
+// The published contract, unchanged, on each client. Every test gets a fresh schema (the contract's workers take
+// every due delivery of their engine); the schemas are dropped with the file.
+
+const url = serviceUrl("DATABASE_URL");
+
+/** A fresh schema per engine on `client`; `drop` removes them all. */
+function freshEngines(client: () => PostgresClient, run: (text: string) => Promise<unknown>) {
+  const schemas: string[] = [];
+  return {
+    async make() {
+      const schema = `hookline_contract_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+      schemas.push(schema);
+      await run(`CREATE SCHEMA ${schema}`);
+      const store = postgresDeliveries({ client: client(), tablePrefix: `${schema}.hookline_` });
+      await store.migrate();
+      return store;
+    },
+    async drop() {
+      for (const schema of schemas) await run(`DROP SCHEMA ${schema} CASCADE`);
+    },
+  };
+}
+
+describe.skipIf(!url)("postgresDeliveries on a pg Pool", () => {
+  let pool: pg.Pool;
+  const engines = freshEngines(
+    () => pool,
+    (text) => pool.query(text),
+  );
+  beforeAll(() => {
+    pool = new pg.Pool({ connectionString: url, max: 10 });
+  });
+  afterAll(async () => {
+    await engines.drop();
+    await pool.end();
+  });
+  runDeliveryStoreContract("pg Pool", engines.make, { describe, it });
+});
+
+describe.skipIf(!url)("postgresDeliveries on postgres.js", () => {
+  let sql: postgres.Sql;
+  const engines = freshEngines(
+    () => sql,
+    (text) => sql.unsafe(text),
+  );
+  beforeAll(() => {
+    sql = postgres(url!, { max: 10, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await engines.drop();
+    await sql.end({ timeout: 5 });
+  });
+  runDeliveryStoreContract("postgres.js", engines.make, { describe, it });
+});
+
+describe("postgresDeliveries on PGlite", () => {
+  let pglite: PGlite;
+  const engines = freshEngines(
+    () => pglite,
+    (text) => pglite.exec(text),
+  );
+  beforeAll(async () => {
+    pglite = await PGlite.create();
+  }, 120_000);
+  afterAll(async () => {
+    await engines.drop();
+    await pglite.close();
+  });
+  runDeliveryStoreContract("PGlite", engines.make, { describe, it });
+});
