@@ -39,7 +39,6 @@ const BODY_USED = new HooklineError(
     "route before anything that reads the body, or read a clone (request.clone()) there.",
 );
 const STORE_RETRY_AFTER_MS = 5_000;
-const noHeaders: HeaderReader = () => undefined;
 const IGNORED = json(200, { received: true, ignored: true });
 const DUPLICATE = json(200, { received: true, duplicate: true });
 const DEAD_LETTERED = json(200, { received: true, deadLettered: true });
