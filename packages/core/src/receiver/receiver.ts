@@ -1,6 +1,6 @@
 import type { InboxEvent, Worker } from "../engine/types";
 import { HooklineError } from "../errors";
-import { type HeaderReader, headerReader } from "../headers";
+import { headerReader } from "../headers";
 import { isPromise, type MaybePromise } from "../maybe";
 import { standardWebhooks } from "../schemes";
 import { secretList } from "../secrets";
