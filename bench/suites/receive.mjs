@@ -5,7 +5,16 @@
 // With `@opentelemetry/api` installed, the same receiver with `receiverTelemetry()` and no SDK registered (the no-op
 // API) shows what the telemetry costs when nobody collects it.
 import { createReceiver, defineEvents, memoryStore, sign, verify } from "@hookline/core";
-import { formatNs, formatRatio, installedVersion, pairedRatio, percentile, table } from "../lib/harness.mjs";
+import {
+  formatNs,
+  formatRatio,
+  installedVersion,
+  median,
+  pairedRatio,
+  percentile,
+  sleep,
+  table,
+} from "../lib/harness.mjs";
 import { invoiceSchema } from "../lib/invoice.mjs";
 import { jsonBody } from "../lib/payload.mjs";
 
@@ -14,13 +23,6 @@ const POOL = 4096;
 const KEEP = 1024; // ids the stores remember: fewer than the pool, so every claim is of a new (or forgotten) id
 const quiet = { info() {}, warn() {}, error() {} };
 const GOAL = 1.3;
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const median = (values) =>
-  percentile(
-    [...values].sort((a, b) => a - b),
-    0.5,
-  );
 
 /** Awaits `fn` `ops` times, one after another; the process's CPU time (user + system) and the wall time, in ns per op. */
 async function runOps(fn, ops) {
