@@ -14,6 +14,7 @@ const SUITES = {
   http: () => import("./suites/http.mjs"),
   stores: () => import("./suites/stores.mjs"),
   ratelimit: () => import("./suites/ratelimit.mjs"),
+  receive: () => import("./suites/receive.mjs"),
   send: () => import("./suites/send.mjs"),
   "durable-bullmq": () => import("./suites/durable-bullmq.mjs"),
   inbox: () => import("./suites/inbox.mjs"),

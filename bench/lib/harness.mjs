@@ -15,7 +15,7 @@ import { measure } from "mitata";
 
 const POINTS_PER_ROUND = 200;
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Nearest-rank percentile of sorted samples. */
 export function percentile(sorted, p) {
@@ -23,7 +23,7 @@ export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
 }
 
-const median = (values) =>
+export const median = (values) =>
   percentile(
     [...values].sort((a, b) => a - b),
     0.5,

@@ -15,35 +15,11 @@ import { webhookHandler as honoWebhookHandler } from "@hookline/hono";
 import express from "express";
 import Fastify from "fastify";
 import { Hono } from "hono";
-import { z } from "zod";
+import { invoiceSchema } from "./invoice.mjs";
 
 const { framework, secret, maxEntries } = JSON.parse(process.argv[2]);
 
-// The catalog entry for the `jsonBody` event of lib/payload.mjs: the whole invoice, as an app would declare it.
-const invoice = z.object({
-  object: z.object({
-    id: z.string().startsWith("in_"),
-    object: z.literal("invoice"),
-    customer: z.string(),
-    currency: z.string().length(3),
-    status: z.enum(["draft", "open", "paid", "void"]),
-    amount_due: z.number().int().nonnegative(),
-    amount_paid: z.number().int().nonnegative(),
-    lines: z.array(
-      z.object({
-        id: z.string(),
-        description: z.string(),
-        amount: z.number().int(),
-        quantity: z.number().int().positive(),
-        period: z.object({ start: z.number().int(), end: z.number().int() }),
-        price: z.object({ id: z.string(), recurring: z.enum(["month", "year"]) }),
-      }),
-    ),
-    metadata: z.record(z.string(), z.string()),
-    memo: z.string(),
-  }),
-});
-const events = defineEvents({ "invoice.paid": invoice });
+const events = defineEvents({ "invoice.paid": invoiceSchema });
 
 const store = memoryStore({ maxEntries });
 const warnings = [];

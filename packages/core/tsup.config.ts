@@ -23,6 +23,7 @@ export default defineConfig({
     index: "src/index.ts",
     testing: "src/testing/index.ts",
     node: "src/node.ts",
+    otel: "src/otel.ts",
     "backend/webcrypto": "src/backend/index.ts",
     "backend/node": "src/backend/node.ts",
     "net/fetch": "src/net/index.ts",
@@ -41,9 +42,9 @@ export default defineConfig({
   sourcemap: false,
   treeshake: true,
   // Subpaths import "@hookline/core" by name (kept external) so they use whichever build the runtime picked.
-  external: ["@hookline/core", /^node:/],
+  external: ["@hookline/core", "@opentelemetry/api", /^node:/],
   esbuildPlugins: [variants],
-  dts: { entry: { index: "src/index.ts", testing: "src/testing/index.ts", node: "src/node.ts" } },
+  dts: { entry: { index: "src/index.ts", testing: "src/testing/index.ts", node: "src/node.ts", otel: "src/otel.ts" } },
   // Keep `node:` specifiers: Deno and Bun resolve only those.
   removeNodeProtocol: false,
 });

@@ -1,5 +1,6 @@
 import { utf8Encode } from "../encoding";
 import { HooklineError } from "../errors";
+import type { MaybePromise } from "../maybe";
 
 /**
  * A request body in any form an adapter holds it: bytes, text, a web stream or a Node stream; or the
@@ -15,13 +16,22 @@ export type BodyInput =
   | null
   | undefined;
 
-/** The body's bytes, or `too_large` as soon as more than `maxBytes` arrive (the rest is never buffered). */
-export async function readBody(body: BodyInput, maxBytes: number): Promise<Uint8Array | "too_large"> {
+/**
+ * The body's bytes, or `too_large` as soon as more than `maxBytes` arrive (the rest is never buffered). Bytes and
+ * text in hand are answered at once (no promise); a stream is read.
+ */
+export function readBody(body: BodyInput, maxBytes: number): MaybePromise<Uint8Array | "too_large"> {
   if (body === null || body === undefined) return new Uint8Array(0);
   if (body instanceof HooklineError) throw body;
   if (typeof body === "string") body = utf8Encode(body);
   if (body instanceof Uint8Array) return body.length > maxBytes ? "too_large" : body;
+  return readStream(body, maxBytes);
+}
 
+async function readStream(
+  body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
+  maxBytes: number,
+): Promise<Uint8Array | "too_large"> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   if (typeof (body as ReadableStream<Uint8Array>).getReader === "function") {

@@ -1,4 +1,5 @@
 import type { HeaderReader } from "../headers";
+import { type MaybePromise, whenReady } from "../maybe";
 import { type Refusal, refusal } from "./answers";
 import { type EventSchemas, schemaFor, validateData } from "./events";
 import { errorFields } from "./log";
@@ -35,12 +36,12 @@ export interface ParsedEvent {
  * `invalid_envelope` or `invalid_event` when it cannot). A schema that throws rather than reporting issues is a
  * bug on the receiving side: it rejects, and the receiver answers 500.
  */
-export async function parseEvent(
+export function parseEvent(
   reading: EventReading,
   payload: string,
   header: HeaderReader,
   signedId: string | undefined,
-): Promise<ParsedEvent | Refusal> {
+): MaybePromise<ParsedEvent | Refusal> {
   let body: unknown;
   try {
     body = JSON.parse(payload);
@@ -57,12 +58,13 @@ export async function parseEvent(
     return refusal("invalid_envelope", "The envelope returned no event type");
   }
   const schema = schemaFor(reading.catalog, fields.type);
-  let data = fields.data;
-  if (schema) {
-    const result = await validateData(schema, fields.type, data);
-    if ("issues" in result) return refusal("invalid_event", result.message, { issues: result.issues });
-    data = result.value;
-  }
   const bodyId = typeof fields.id === "string" && fields.id !== "" ? fields.id : undefined;
-  return { type: fields.type, id: signedId ?? bodyId, data };
+  const id = signedId ?? bodyId;
+  if (!schema) return { type: fields.type, id, data: fields.data };
+  const type = fields.type;
+  return whenReady(validateData(schema, type, fields.data), (result): ParsedEvent | Refusal =>
+    "issues" in result
+      ? refusal("invalid_event", result.message, { issues: result.issues })
+      : { type, id, data: result.value },
+  );
 }

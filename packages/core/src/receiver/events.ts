@@ -1,4 +1,5 @@
 import { HooklineError } from "../errors";
+import { type MaybePromise, whenReady } from "../maybe";
 import type { StandardSchemaV1 } from "./standard-schema";
 
 /** Event types mapped to the schema of their `data`. */
@@ -80,14 +81,17 @@ export function schemaFor(catalog: EventSchemas | undefined, type: string): Stan
 
 /**
  * Validates an event's data against its schema: the schema's output, or why it failed. Shared by the receiver
- * (a 400) and the sender (a rejected `send`), so that both read a catalog the same way.
+ * (a 400) and the sender (a rejected `send`), so that both read a catalog the same way. A synchronous schema (most
+ * are) answers at once, with no promise.
  */
-export async function validateData(
+export function validateData(
   schema: StandardSchemaV1,
   type: string,
   data: unknown,
-): Promise<{ value: unknown } | { message: string; issues: ValidationIssue[] }> {
-  const result = await schema["~standard"].validate(data);
-  if (!result.issues) return { value: result.value };
-  return { message: `The ${type} event does not match its schema`, issues: describeIssues(result.issues) };
+): MaybePromise<{ value: unknown } | { message: string; issues: ValidationIssue[] }> {
+  return whenReady(schema["~standard"].validate(data), (result) =>
+    result.issues
+      ? { message: `The ${type} event does not match its schema`, issues: describeIssues(result.issues) }
+      : { value: result.value },
+  );
 }

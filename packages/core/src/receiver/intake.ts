@@ -5,15 +5,20 @@
  * {@link Refusal}. `intake` runs them in order; the inline path (`createReceiver`'s handlers) and a queued path
  * call it alike, and differ only in what they do with the event.
  *
+ * A step answers at once when it can (a body in hand, the node backend's HMAC, a synchronous schema, no rate
+ * limit) and with a promise only when it must wait: the steps are chained with `whenReady`, so the common path
+ * of a delivery pays for no promise it does not need.
+ *
  * @module
  */
 import { HooklineError } from "../errors";
 import { type HeaderReader, headerReader } from "../headers";
 import type { IpAddress } from "../ip";
+import { isPromise, type MaybePromise, whenReady } from "../maybe";
 import type { WebhookScheme } from "../schemes";
 import type { SecretInput } from "../secrets";
 import type { Tolerance } from "../tolerance";
-import { type VerifiedWebhook, verify } from "../webhook";
+import { checkSignature, type VerifiedWebhook } from "../webhook";
 import { isRefusal, type Refusal, refusal } from "./answers";
 import { readBody } from "./body";
 import { type EventReading, parseEvent } from "./event";
@@ -51,7 +56,7 @@ export interface Intake {
 /** What the admission steps learned about the request: its headers and its peer. */
 export interface Admitted {
   header: HeaderReader;
-  /** The peer's address (see `peerAddress`), `undefined` when unknown. */
+  /** The peer's address (see `peerAddress`), `undefined` when unknown or when no rate limit needs it. */
   peer: IpAddress | undefined;
 }
 
@@ -64,64 +69,76 @@ export function admit(config: IntakeConfig, input: DeliveryInput): Admitted | Re
   const header = headerReader(input.headers);
   const facts: TransportFacts = { url: input.url, secure: input.secure, remoteAddress: input.remoteAddress, header };
   const refused = config.transport(facts);
-  return refused ? refusal(refused) : { header, peer: peerAddress(facts, config.trustProxy) };
+  if (refused) return refusal(refused);
+  // Only the rate limits key by the peer: without them, no address is parsed.
+  return { header, peer: config.rateLimit.enabled ? peerAddress(facts, config.trustProxy) : undefined };
 }
 
 /** The peer's rate limits (deliveries, failed verifications), before a byte of the body is read. */
-export async function limit(config: IntakeConfig, peer: IpAddress | undefined): Promise<Refusal | undefined> {
-  const limited = await config.rateLimit.admit(peer);
-  return limited && refusal(limited.code, undefined, { retryAfterMs: limited.retryAfterMs });
+export function limit(config: IntakeConfig, peer: IpAddress | undefined): MaybePromise<Refusal | undefined> {
+  if (!config.rateLimit.enabled) return undefined;
+  return config.rateLimit
+    .admit(peer)
+    .then((limited) => limited && refusal(limited.code, undefined, { retryAfterMs: limited.retryAfterMs }));
 }
 
 /** The raw bytes, refused with 413 from `Content-Length` or as soon as the stream passes `maxBodyBytes`. */
-export async function readPayload(
+export function readPayload(
   config: IntakeConfig,
   input: DeliveryInput,
   header: HeaderReader,
-): Promise<Uint8Array | Refusal> {
-  const tooLarge = refusal("payload_too_large", `The body is over ${config.maxBodyBytes} bytes`);
-  if (Number(header("content-length")) > config.maxBodyBytes) return tooLarge;
-  let bytes: Uint8Array | "too_large";
+): MaybePromise<Uint8Array | Refusal> {
+  if (Number(header("content-length")) > config.maxBodyBytes) return tooLarge(config);
+  const sized = (bytes: Uint8Array | "too_large") => (bytes === "too_large" ? tooLarge(config) : bytes);
   try {
-    bytes = await readBody(input.body, config.maxBodyBytes);
+    const bytes = readBody(input.body, config.maxBodyBytes);
+    return isPromise(bytes) ? bytes.then(sized, (error: unknown) => unreadable(config, error)) : sized(bytes);
   } catch (error) {
-    if (error instanceof HooklineError) return refusal(error.code, error.message);
-    config.logger.info({ error: errorFields(error) }, "The request body could not be read");
-    return refusal("invalid_payload", "The request body could not be read");
+    return unreadable(config, error);
   }
-  return bytes === "too_large" ? tooLarge : bytes;
+}
+
+function tooLarge(config: IntakeConfig): Refusal {
+  return refusal("payload_too_large", `The body is over ${config.maxBodyBytes} bytes`);
+}
+
+function unreadable(config: IntakeConfig, error: unknown): Refusal {
+  if (error instanceof HooklineError) return refusal(error.code, error.message);
+  config.logger.info({ error: errorFields(error) }, "The request body could not be read");
+  return refusal("invalid_payload", "The request body could not be read");
 }
 
 /** The signature and timestamp over the exact bytes. */
-export async function authenticate(
+export function authenticate(
   config: IntakeConfig,
-  input: DeliveryInput,
   bytes: Uint8Array,
+  header: HeaderReader,
   peer: IpAddress | undefined,
-): Promise<VerifiedWebhook | Refusal> {
+): MaybePromise<VerifiedWebhook | Refusal> {
   try {
-    return await verify({
-      scheme: config.scheme,
-      secret: config.secret,
-      payload: bytes,
-      headers: input.headers,
-      tolerance: config.tolerance,
-    });
+    const options = { scheme: config.scheme, secret: config.secret, payload: bytes, tolerance: config.tolerance };
+    const verified = checkSignature(options, header);
+    return isPromise(verified) ? verified.catch((error: unknown) => unverified(config, error, peer)) : verified;
   } catch (error) {
-    if (error instanceof HooklineError) {
-      if (error.status === 401) await config.rateLimit.failed(peer);
-      // The diagnostics name our secrets (how many, whitespace around one): the server's log gets them, the
-      // unauthenticated caller only what failed on its side.
-      if (error.code === "no_matching_signature") {
-        return refusal(error.code, "No signature matches the payload", { detail: error.message });
-      }
-      if (error.code !== "invalid_secret") return refusal(error.code, error.message);
-      config.logger.error({ code: error.code }, error.message);
-      return refusal(error.code, "The receiver is misconfigured");
-    }
-    config.logger.error({ error: errorFields(error) }, "Verification failed unexpectedly");
-    return refusal("no_matching_signature", "The signature could not be verified");
+    return unverified(config, error, peer);
   }
+}
+
+/** Why a verification failed, as the caller may learn it; a 401 spends the peer's failure budget. */
+async function unverified(config: IntakeConfig, error: unknown, peer: IpAddress | undefined): Promise<Refusal> {
+  if (error instanceof HooklineError) {
+    if (error.status === 401) await config.rateLimit.failed(peer);
+    // The diagnostics name our secrets (how many, whitespace around one): the server's log gets them, the
+    // unauthenticated caller only what failed on its side.
+    if (error.code === "no_matching_signature") {
+      return refusal(error.code, "No signature matches the payload", { detail: error.message });
+    }
+    if (error.code !== "invalid_secret") return refusal(error.code, error.message);
+    config.logger.error({ code: error.code }, error.message);
+    return refusal(error.code, "The receiver is misconfigured");
+  }
+  config.logger.error({ error: errorFields(error) }, "Verification failed unexpectedly");
+  return refusal("no_matching_signature", "The signature could not be verified");
 }
 
 /**
@@ -129,21 +146,22 @@ export async function authenticate(
  * signs it, else the body's id, else the body's SHA-256. An id the signature does not cover is never a key: a
  * captured delivery resent with another one would run again.
  */
-export async function readEvent(
+export function readEvent(
   config: IntakeConfig,
   verified: VerifiedWebhook,
   bytes: Uint8Array,
   header: HeaderReader,
-): Promise<WebhookEvent | Refusal> {
+): MaybePromise<WebhookEvent | Refusal> {
   const signedId = config.scheme.signsId === true && verified.id ? verified.id : undefined;
-  const parsed = await parseEvent(config, verified.payload, header, signedId);
-  if (isRefusal(parsed)) return { ...parsed, info: deliveryInfo(config, verified) };
-  return {
-    id: parsed.id ?? `sha256:${await sha256Hex(bytes)}`,
-    type: parsed.type,
-    ...(verified.timestamp === undefined ? {} : { timestamp: verified.timestamp }),
-    data: parsed.data,
-  };
+  return whenReady(parseEvent(config, verified.payload, header, signedId), (parsed) => {
+    if (isRefusal(parsed)) return { ...parsed, info: deliveryInfo(config, verified) };
+    const { timestamp } = verified;
+    const event = (id: string): WebhookEvent =>
+      timestamp === undefined
+        ? { id, type: parsed.type, data: parsed.data }
+        : { id, type: parsed.type, timestamp, data: parsed.data };
+    return parsed.id === undefined ? sha256Hex(bytes).then((hex) => event(`sha256:${hex}`)) : event(parsed.id);
+  });
 }
 
 /** Where an event was kept after its intake (an inbox, a dead letter): its key, its verified body, its timestamp. */
@@ -175,31 +193,35 @@ export async function readStoredEvent(config: EventReading, stored: StoredEvent)
 /**
  * Every step in order. `onVerified` is told as soon as the signature checks out (before the body is parsed).
  */
-export async function intake(
+export function intake(
   config: IntakeConfig,
   input: DeliveryInput,
   onVerified: (info: DeliveryInfo) => void,
-): Promise<Intake | Refusal> {
+): MaybePromise<Intake | Refusal> {
   const admitted = admit(config, input);
   if (isRefusal(admitted)) return admitted;
   const { header, peer } = admitted;
-  const limited = await limit(config, peer);
-  if (limited) return limited;
-  const bytes = await readPayload(config, input, header);
-  if (isRefusal(bytes)) return bytes;
-  const verified = await authenticate(config, input, bytes, peer);
-  if (isRefusal(verified)) return verified;
-  const info = deliveryInfo(config, verified);
-  onVerified(info);
-  const envelopeHeaders: Record<string, string> = {};
-  const recording: HeaderReader = (name) => {
-    const value = header(name);
-    if (value !== undefined) envelopeHeaders[name.toLowerCase()] = value;
-    return value;
+  const verify = (bytes: Uint8Array | Refusal) =>
+    isRefusal(bytes)
+      ? bytes
+      : whenReady(authenticate(config, bytes, header, peer), (verified) => read(verified, bytes));
+  const read = (verified: VerifiedWebhook | Refusal, bytes: Uint8Array) => {
+    if (isRefusal(verified)) return verified;
+    const info = deliveryInfo(config, verified);
+    onVerified(info);
+    const envelopeHeaders: Record<string, string> = {};
+    const recording: HeaderReader = (name) => {
+      const value = header(name);
+      if (value !== undefined) envelopeHeaders[name.toLowerCase()] = value;
+      return value;
+    };
+    return whenReady(readEvent(config, verified, bytes, recording), (event) =>
+      isRefusal(event)
+        ? event
+        : { event, deliveryId: info.deliveryId, payload: verified.payload, header, envelopeHeaders },
+    );
   };
-  const event = await readEvent(config, verified, bytes, recording);
-  if (isRefusal(event)) return event;
-  return { event, deliveryId: info.deliveryId, payload: verified.payload, header, envelopeHeaders };
+  return whenReady(limit(config, peer), (limited) => limited ?? whenReady(readPayload(config, input, header), verify));
 }
 
 /** What logs and hooks may know of a verified delivery before its body is read: its id, as signed or not. */

@@ -101,6 +101,9 @@ export function rateLimitStep(options: RateLimitOptions | undefined, onError: (e
     );
 
   return {
+    /** Whether any limit is set: without one, a delivery skips the step (and its promise). */
+    enabled: requests !== undefined || failures !== undefined,
+
     /** `address`: the peer's, as `peerAddress` gives it, or `undefined` (unknown). */
     async admit(address: IpAddress | undefined): Promise<RateLimited | undefined> {
       const key = peerKey(address);

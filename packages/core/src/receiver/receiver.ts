@@ -1,10 +1,13 @@
 import type { InboxEvent, Worker } from "../engine/types";
 import { HooklineError } from "../errors";
+import { headerReader } from "../headers";
+import { isPromise, type MaybePromise } from "../maybe";
 import { standardWebhooks } from "../schemes";
 import { secretList } from "../secrets";
 import { toleranceBounds } from "../tolerance";
 import { errorAnswer, isRefusal, json, RECEIVED, type Refusal } from "./answers";
 import { deadLetter } from "./dead-letter";
+import { deadlines, TIMEOUT } from "./deadlines";
 import { defaultEnvelope } from "./event";
 import type { EventSchemas, UntypedCatalog, WebhookEvent } from "./events";
 import { handlerRegistry, runHandlers } from "./handlers";
@@ -20,8 +23,10 @@ import type {
   DeliveryInfo,
   DeliveryInput,
   DeliveryResponse,
+  DeliveryTelemetry,
   EventHandler,
   HandlerContext,
+  ReceiveRecord,
   Receiver,
   ReceiverHooks,
   ReceiverOptions,
@@ -33,8 +38,16 @@ const BODY_USED = new HooklineError(
     "bytes, and a parsed body cannot be verified. Hand the receiver the untouched Request: mount the webhook " +
     "route before anything that reads the body, or read a clone (request.clone()) there.",
 );
-const TIMEOUT = Symbol("timeout");
 const STORE_RETRY_AFTER_MS = 5_000;
+const IGNORED = json(200, { received: true, ignored: true });
+const DUPLICATE = json(200, { received: true, duplicate: true });
+const DEAD_LETTERED = json(200, { received: true, deadLettered: true });
+const PENDING = json(202, { received: true, pending: true });
+const QUEUED = json(200, { received: true, queued: true });
+const HANDLER_FAILED = errorAnswer({ refused: "handler_failed" });
+
+/** What the handlers' run came to: success, or the value they threw; how long they ran either way. */
+type HandlersOutcome = { ok: true; ms: number } | { ok: false; error: unknown; ms: number };
 
 /**
  * Creates a receiver. Drop it into a framework with an adapter (`@hookline/express`, `/fastify`, `/hono`,
@@ -74,6 +87,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
   const schedule = inboxSchedule(options.schedule);
   const orderBy = options.orderBy as ((event: WebhookEvent) => string | undefined) | undefined;
   const hooks = options.hooks ?? {};
+  const telemetry = options.telemetry;
   const config: IntakeConfig = {
     scheme: options.scheme ?? standardWebhooks(),
     // A worker-only receiver has none: a delivery sent to it anyway is answered 500 invalid_secret.
@@ -92,6 +106,8 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
   const stats = statsRecorder();
   const handlers = handlerRegistry();
   const pending = new Set<Promise<void>>();
+  const timeouts = deadlines(timeoutMs);
+  const onVerified = hooks.onVerified ? (info: DeliveryInfo) => hook("onVerified", info) : () => {};
   const workers = new Set<Worker>();
 
   if (!(config.maxBodyBytes > 0)) throw new HooklineError("invalid_option", "maxBodyBytes must be a positive number");
@@ -105,6 +121,25 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
     );
   }
 
+  /** The telemetry's follower of one delivery; telemetry that throws is logged and the delivery goes on without it. */
+  function startTrace(input: DeliveryInput): DeliveryTelemetry | undefined {
+    try {
+      return telemetry?.start(headerReader(input.headers));
+    } catch (error) {
+      logger.error({ error: errorFields(error) }, "The telemetry failed to start a delivery");
+      return undefined;
+    }
+  }
+
+  /** Tells the telemetry how a delivery ended; telemetry that throws is logged and changes no answer. */
+  function endTrace(trace: DeliveryTelemetry, record: ReceiveRecord) {
+    try {
+      trace.end(record);
+    } catch (error) {
+      logger.error({ error: errorFields(error) }, "The telemetry failed to end a delivery");
+    }
+  }
+
   function hook<Name extends keyof ReceiverHooks>(name: Name, info: Parameters<NonNullable<ReceiverHooks[Name]>>[0]) {
     try {
       (hooks[name] as ((value: typeof info) => void) | undefined)?.(info);
@@ -114,12 +149,14 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
   }
 
   /** Counts, reports and logs a refusal, and answers it. */
-  function reject(refused: Refusal): DeliveryResponse {
+  function reject(refused: Refusal, trace: DeliveryTelemetry | undefined): DeliveryResponse {
     const answer = errorAnswer(refused);
     const code = refused.refused;
     const info = refused.info ?? {};
     stats.count(code);
-    hook("onRejected", { ...info, code, status: answer.status });
+    if (hooks.onRejected) hook("onRejected", { ...info, code, status: answer.status });
+    const outcome = code === "in_flight" ? "duplicate" : "rejected";
+    if (trace) endTrace(trace, { delivery: info, outcome, status: answer.status, code });
     const log = answer.status >= 500 ? logger.warn : logger.info;
     const detail = refused.detail === undefined ? {} : { detail: refused.detail };
     log({ ...info, code, status: answer.status, ...detail }, `Webhook refused: ${code}`);
@@ -172,29 +209,37 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
     info: DeliveryInfo,
     payload: string,
     token: string,
-    outcome: { ok: true; ms: number } | { ok: false; error: unknown },
+    outcome: HandlersOutcome,
     late: boolean,
+    trace: DeliveryTelemetry | undefined,
   ): Promise<DeliveryResponse> {
+    const handlerMs = outcome.ms;
     if (outcome.ok) {
-      stats.processed(outcome.ms);
-      hook("onProcessed", { ...info, ms: outcome.ms });
+      stats.processed(handlerMs);
+      if (hooks.onProcessed) hook("onProcessed", { ...info, ms: handlerMs });
       // The handlers ran: answer 200 even if recording fails, since a retry would run them twice.
-      await store.complete(event.id, token).then(
-        (held) => held || logger.warn({ ...info }, "The claim expired while handlers ran; raise the store's leaseMs"),
-        (error: unknown) => logger.error({ ...info, error: errorFields(error) }, "Could not mark the event processed"),
-      );
+      try {
+        const held = await store.complete(event.id, token);
+        if (!held) logger.warn({ ...info }, "The claim expired while handlers ran; raise the store's leaseMs");
+      } catch (error) {
+        logger.error({ ...info, error: errorFields(error) }, "Could not mark the event processed");
+      }
       clearDeadLetter(info);
+      if (trace) endTrace(trace, { delivery: info, outcome: "processed", status: late ? 202 : 200, handlerMs, late });
       return RECEIVED;
     }
     stats.count("failed");
     const kept = await keep(event, payload, outcome.error);
-    hook("onFailed", { ...info, error: outcome.error, deadLettered: kept });
+    if (hooks.onFailed) hook("onFailed", { ...info, error: outcome.error, deadLettered: kept });
     if (kept) {
       logger.warn({ ...info, error: errorFields(outcome.error) }, "Handler failed; the event was dead-lettered");
       await store.complete(event.id, token).catch((error: unknown) => {
         logger.error({ ...info, error: errorFields(error) }, "Could not mark the dead-lettered event processed");
       });
-      return json(200, { received: true, deadLettered: true });
+      const { error } = outcome;
+      if (trace)
+        endTrace(trace, { delivery: info, outcome: "dead_lettered", status: late ? 202 : 200, handlerMs, late, error });
+      return DEAD_LETTERED;
     }
     await store.release(event.id, token).catch((error: unknown) => {
       logger.error(
@@ -215,14 +260,29 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
         "Handler failed; answering 500 so the sender retries",
       );
     }
-    return errorAnswer({ refused: "handler_failed" });
+    const status = late ? 202 : 500;
+    if (trace)
+      endTrace(trace, {
+        delivery: info,
+        outcome: "failed",
+        status,
+        code: "handler_failed",
+        handlerMs,
+        late,
+        error: outcome.error,
+      });
+    return HANDLER_FAILED;
   }
 
   /**
    * The queued path: one durable write, then the answer. Every valid event is stored, with or without a handler
    * here: the handlers may live in a worker process only.
    */
-  async function enqueue(accepted: Intake, info: DeliveryInfo): Promise<DeliveryResponse> {
+  async function enqueue(
+    accepted: Intake,
+    info: DeliveryInfo,
+    trace: DeliveryTelemetry | undefined,
+  ): Promise<DeliveryResponse> {
     const { event, payload, envelopeHeaders } = accepted;
     const orderKey = orderBy?.(event);
     const stored: InboxEvent = {
@@ -239,33 +299,39 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
       ({ created } = await (inbox as NonNullable<typeof inbox>).enqueue(stored));
     } catch (error) {
       logger.error({ ...info, error: errorFields(error) }, "The inbox could not store the event");
-      return reject({ refused: "inbox_unavailable", info, retryAfterMs: STORE_RETRY_AFTER_MS });
+      return reject({ refused: "inbox_unavailable", info, retryAfterMs: STORE_RETRY_AFTER_MS }, trace);
     }
     if (!created) {
       stats.count("duplicate");
-      hook("onDuplicate", { ...info, inFlight: false });
+      if (hooks.onDuplicate) hook("onDuplicate", { ...info, inFlight: false });
       logger.info({ ...info }, "Already in the inbox; answered duplicate");
-      return json(200, { received: true, duplicate: true });
+      if (trace) endTrace(trace, { delivery: info, outcome: "duplicate", status: 200 });
+      return DUPLICATE;
     }
     stats.count("queued");
-    hook("onQueued", info);
-    return json(200, { received: true, queued: true });
+    if (hooks.onQueued) hook("onQueued", info);
+    if (trace) endTrace(trace, { delivery: info, outcome: "queued", status: 200 });
+    return QUEUED;
   }
 
-  async function receive(input: DeliveryInput): Promise<DeliveryResponse> {
+  async function receive(input: DeliveryInput, trace: DeliveryTelemetry | undefined): Promise<DeliveryResponse> {
     stats.count("received");
-    hook("onReceived", { method: input.method });
-    const accepted = await intake(config, input, (info) => hook("onVerified", info));
-    if (isRefusal(accepted)) return reject(accepted);
+    if (hooks.onReceived) hook("onReceived", { method: input.method });
+    const taken = intake(config, input, onVerified);
+    const accepted = isPromise(taken) ? await taken : taken; // most deliveries are read without waiting
+    if (isRefusal(accepted)) return reject(accepted, trace);
     const { event, deliveryId, payload, header } = accepted;
-    const info: DeliveryInfo = { id: event.id, type: event.type, ...(deliveryId ? { deliveryId } : {}) };
-    if (inbox) return enqueue(accepted, info);
+    const info: DeliveryInfo = deliveryId
+      ? { id: event.id, type: event.type, deliveryId }
+      : { id: event.id, type: event.type };
+    if (inbox) return enqueue(accepted, info, trace);
 
     const list = handlers.for(event.type);
     if (list.length === 0) {
       stats.count("ignored");
       logger.info({ ...info }, "No handler for this event type; ignored");
-      return json(200, { received: true, ignored: true });
+      if (trace) endTrace(trace, { delivery: info, outcome: "ignored", status: 200 });
+      return IGNORED;
     }
 
     let claim: Awaited<ReturnType<IdempotencyStore["claim"]>>;
@@ -273,45 +339,50 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
       claim = await store.claim(event.id);
     } catch (error) {
       logger.error({ ...info, error: errorFields(error) }, "The idempotency store is unavailable");
-      return reject({ refused: "store_unavailable", info, retryAfterMs: STORE_RETRY_AFTER_MS });
+      return reject({ refused: "store_unavailable", info, retryAfterMs: STORE_RETRY_AFTER_MS }, trace);
     }
     if (claim.status === "done") {
       stats.count("duplicate");
-      hook("onDuplicate", { ...info, inFlight: false });
+      if (hooks.onDuplicate) hook("onDuplicate", { ...info, inFlight: false });
       logger.info({ ...info }, "Already processed; answered duplicate");
-      return json(200, { received: true, duplicate: true });
+      if (trace) endTrace(trace, { delivery: info, outcome: "duplicate", status: 200 });
+      return DUPLICATE;
     }
     if (claim.status === "processing") {
-      hook("onDuplicate", { ...info, inFlight: true });
+      if (hooks.onDuplicate) hook("onDuplicate", { ...info, inFlight: true });
       // Not the whole lease left (a minute for a 300 ms handler): about as long as handlers take here, at least 1 s.
       const typical = Math.max(1_000, stats.snapshot().handlerMs.p99);
-      return reject({ refused: "in_flight", info, retryAfterMs: Math.min(claim.retryAfterMs, typical) });
+      return reject({ refused: "in_flight", info, retryAfterMs: Math.min(claim.retryAfterMs, typical) }, trace);
     }
 
+    const token = claim.token;
     const context: HandlerContext<unknown> = { receivedAt: new Date(), payload, header, replay: false };
     const started = performance.now();
-    const settled = runHandlers(list, event, context).then(
-      () => ({ ok: true as const, ms: performance.now() - started }),
-      (error: unknown) => ({ ok: false as const, error }),
+    let ran: MaybePromise<void>;
+    try {
+      ran = trace ? trace.run(() => runHandlers(list, event, context)) : runHandlers(list, event, context);
+    } catch (error) {
+      const ms = performance.now() - started;
+      return await settle(event, info, payload, token, { ok: false, error, ms }, false, trace);
+    }
+    // Handlers that returned no promise are done: no timer to race.
+    if (!isPromise(ran)) {
+      return await settle(event, info, payload, token, { ok: true, ms: performance.now() - started }, false, trace);
+    }
+    const settled = ran.then(
+      (): HandlersOutcome => ({ ok: true, ms: performance.now() - started }),
+      (error: unknown): HandlersOutcome => ({ ok: false, error, ms: performance.now() - started }),
     );
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const first = await Promise.race([
-      settled,
-      new Promise<typeof TIMEOUT>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs, TIMEOUT);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (first !== TIMEOUT) return settle(event, info, payload, claim.token, first, false);
+    const first = await timeouts.race(settled);
+    if (first !== TIMEOUT) return await settle(event, info, payload, token, first, false, trace);
 
     stats.count("accepted_late");
     logger.warn({ ...info, timeoutMs }, "Handlers are still running; answered 202 and carrying on");
-    const token = claim.token;
     background(
-      settled.then((outcome) => settle(event, info, payload, token, outcome, true)),
+      settled.then((outcome) => settle(event, info, payload, token, outcome, true, trace)),
       "Settling handlers after the 202",
     );
-    return json(202, { received: true, pending: true });
+    return PENDING;
   }
 
   const receiver: Receiver<Catalog, Tx> = {
@@ -328,14 +399,14 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
       return receiver;
     },
 
-    async receive(input) {
-      try {
-        return await receive(input);
-      } catch (error) {
+    receive(input) {
+      const trace = telemetry ? startTrace(input) : undefined;
+      return receive(input, trace).catch((error: unknown) => {
         // Only a bug in Hookline or a hook gets here; answer 500 so that the sender retries.
         logger.error({ error: errorFields(error) }, "Unexpected receiver failure");
-        return errorAnswer({ refused: "handler_failed" });
-      }
+        if (trace) endTrace(trace, { delivery: {}, outcome: "failed", status: 500, code: "handler_failed" });
+        return HANDLER_FAILED;
+      });
     },
 
     async handle(request, connection) {

@@ -81,6 +81,57 @@ export interface ReceiverHooks {
   onQueued?(info: DeliveryInfo): void;
 }
 
+/** How a delivery ended, as telemetry sees it. */
+export type ReceiveOutcome =
+  /** The handlers succeeded. */
+  | "processed"
+  /** A handler failed and the event was dead-lettered (answered 200). */
+  | "dead_lettered"
+  /** A handler failed and nothing kept the event: answered 500 (or, after a 202, lost unless delivered again). */
+  | "failed"
+  /** Already processed (200), or being processed (409 `in_flight`). */
+  | "duplicate"
+  /** No handler for the type (200). */
+  | "ignored"
+  /** Stored in the inbox for a worker (200). */
+  | "queued"
+  /** Refused before any handler ran (the code says why). */
+  | "rejected";
+
+/** The end of one delivery, for {@link ReceiverTelemetry}. Never the payload or a secret. */
+export interface ReceiveRecord {
+  /** What is known of the delivery: its ids and type, as far as it was read. */
+  delivery: DeliveryInfo;
+  outcome: ReceiveOutcome;
+  /** The answer's status (202 when the handlers outlived `timeoutMs`). */
+  status: number;
+  /** The error code: the refusal's, `in_flight`, or `handler_failed`. */
+  code?: HooklineErrorCode | undefined;
+  /** How long the handlers ran, when they ran, in milliseconds. */
+  handlerMs?: number | undefined;
+  /** Answered 202 before the handlers finished: this record comes when they did. */
+  late?: boolean | undefined;
+  /** What a handler threw (`failed`, `dead_lettered`). */
+  error?: unknown;
+}
+
+/** One delivery as telemetry follows it, from {@link ReceiverTelemetry.start}. */
+export interface DeliveryTelemetry {
+  /** Runs the handlers, in the delivery's trace context (so that their own spans nest under it). */
+  run<T>(handlers: () => T): T;
+  /** How the delivery ended: called once, when its handlers finished or it was refused. */
+  end(record: ReceiveRecord): void;
+}
+
+/**
+ * What follows each delivery for tracing and metrics: `receiverTelemetry()` from `@hookline/core/otel` speaks
+ * OpenTelemetry; anything with this shape will do.
+ */
+export interface ReceiverTelemetry {
+  /** A delivery arrived (before any check); `header` reads its request headers (`traceparent`). */
+  start(header: HeaderReader): DeliveryTelemetry;
+}
+
 /**
  * Options of {@link createReceiver}.
  *
@@ -176,6 +227,12 @@ export interface ReceiverOptions<Catalog extends EventSchemas = UntypedCatalog, 
    * @default undefined (no limits)
    */
   rateLimit?: RateLimitOptions;
+  /**
+   * Traces and metrics per delivery: `receiverTelemetry()` from `@hookline/core/otel` for OpenTelemetry. Without
+   * it a delivery pays for none.
+   * @default undefined (no telemetry)
+   */
+  telemetry?: ReceiverTelemetry;
 }
 
 /** What handlers get besides the event. */

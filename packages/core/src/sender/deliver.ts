@@ -83,7 +83,16 @@ export interface AttemptResult {
   durationMs: number;
   /** Why no answer came: a timeout, a network error, an abort, or why the guard refused the URL. */
   error?: string;
+  /** What kind of failure `error` is, for metrics. */
+  errorKind?: AttemptErrorKind;
 }
+
+/**
+ * Why an attempt got no answer: `timeout` (after `timeoutMs`), `network` (the connection failed or broke),
+ * `blocked` (the SSRF guard refused the address; no connection was made), `aborted` (by the caller's signal),
+ * `invalid` (a URL that is not http(s), or a bad option).
+ */
+export type AttemptErrorKind = "timeout" | "network" | "blocked" | "aborted" | "invalid";
 
 /** Options of {@link createDeliveryAgent}. */
 export interface DeliveryAgentOptions {
@@ -201,10 +210,12 @@ async function attemptDelivery(transport: Transport, options: DeliverOptions): P
   try {
     url = new URL(options.url);
   } catch {
-    return { outcome: { kind: "final" }, durationMs: elapsed(), error: `invalid URL ${JSON.stringify(options.url)}` };
+    const error = `invalid URL ${JSON.stringify(options.url)}`;
+    return { outcome: { kind: "final" }, durationMs: elapsed(), error, errorKind: "invalid" };
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return { outcome: { kind: "final" }, durationMs: elapsed(), error: `unsupported protocol ${url.protocol}` };
+    const error = `unsupported protocol ${url.protocol}`;
+    return { outcome: { kind: "final" }, durationMs: elapsed(), error, errorKind: "invalid" };
   }
 
   const headers: Record<string, string> = {};
@@ -224,7 +235,9 @@ async function attemptDelivery(transport: Transport, options: DeliverOptions): P
   headers["user-agent"] = USER_AGENT;
   Object.assign(headers, signed);
 
-  if (options.signal?.aborted) return { outcome: { kind: "retry" }, durationMs: elapsed(), error: "aborted" };
+  if (options.signal?.aborted) {
+    return { outcome: { kind: "retry" }, durationMs: elapsed(), error: "aborted", errorKind: "aborted" };
+  }
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -250,10 +263,12 @@ async function attemptDelivery(transport: Transport, options: DeliverOptions): P
     };
   } catch (error) {
     if (error instanceof AddressRefused) {
-      return { outcome: { kind: "blocked" }, durationMs: elapsed(), error: `blocked: ${error.message}` };
+      const reason = `blocked: ${error.message}`;
+      return { outcome: { kind: "blocked" }, durationMs: elapsed(), error: reason, errorKind: "blocked" };
     }
-    const reason = timedOut ? `timeout after ${timeoutMs} ms` : controller.signal.aborted ? "aborted" : describe(error);
-    return { outcome: { kind: "retry" }, durationMs: elapsed(), error: reason };
+    const errorKind: AttemptErrorKind = timedOut ? "timeout" : controller.signal.aborted ? "aborted" : "network";
+    const reason = timedOut ? `timeout after ${timeoutMs} ms` : errorKind === "aborted" ? "aborted" : describe(error);
+    return { outcome: { kind: "retry" }, durationMs: elapsed(), error: reason, errorKind };
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", stop);

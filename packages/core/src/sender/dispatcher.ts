@@ -7,10 +7,16 @@
 import type { DeliveryJob, DeliveryStore, Settlement, Worker } from "../engine/types";
 import { statsRecorder } from "../receiver/stats";
 import type { WebhookScheme } from "../schemes";
-import { type AttemptResult, createDeliveryAgent, type DeliveryAgent, type DeliveryAgentOptions } from "./deliver";
+import {
+  type AttemptErrorKind,
+  type AttemptResult,
+  createDeliveryAgent,
+  type DeliveryAgent,
+  type DeliveryAgentOptions,
+} from "./deliver";
 import { signingSecrets } from "./endpoints";
 import { type SettlePolicy, settle } from "./settle";
-import type { AttemptInfo, DrainOptions, SenderHooks, SenderLogger, SenderStats } from "./types";
+import type { AttemptInfo, DrainOptions, SenderHooks, SenderLogger, SenderStats, SenderTelemetry } from "./types";
 
 export interface DispatcherOptions {
   store: DeliveryStore;
@@ -24,6 +30,7 @@ export interface DispatcherOptions {
   leaseMs: number;
   policy: SettlePolicy;
   hooks: SenderHooks;
+  telemetry: SenderTelemetry | undefined;
   logger: SenderLogger;
   agentOptions: DeliveryAgentOptions;
   now: () => number;
@@ -39,8 +46,10 @@ export interface Dispatcher {
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const { store, scheme, timeoutMs, maxResponseBytes, concurrency, perKeyConcurrency, leaseMs, policy, hooks } =
     options;
-  const { logger, agentOptions, now } = options;
+  const { logger, agentOptions, now, telemetry } = options;
   const recorder = statsRecorder();
+  // What the engine does not record of an attempt, from the processor to `onSettled` (which gets the same object).
+  const errorKinds = new WeakMap<Settlement, AttemptErrorKind>();
 
   let agent: DeliveryAgent | undefined;
   let worker: Worker | undefined;
@@ -48,7 +57,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let active = 0;
   const idle = new Set<() => void>();
 
-  function call<Info>(name: keyof SenderHooks, hook: ((info: Info) => void) | undefined, info: Info) {
+  function call<Info>(name: keyof SenderHooks | "telemetry", hook: ((info: Info) => void) | undefined, info: Info) {
     if (!hook) return;
     try {
       hook(info);
@@ -86,9 +95,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       });
     } catch (error) {
       // Only a bad option gets here, such as an endpoint secret the scheme cannot use: retrying cannot fix it.
-      result = { outcome: { kind: "final" }, durationMs: 0, error: (error as Error).message ?? String(error) };
+      const message = (error as Error).message ?? String(error);
+      result = { outcome: { kind: "final" }, durationMs: 0, error: message, errorKind: "invalid" };
     }
-    return settle(job, result, startedAt, policy, now());
+    const settlement = settle(job, result, startedAt, policy, now());
+    if (result.errorKind) errorKinds.set(settlement, result.errorKind);
+    return settlement;
   }
 
   function settled(job: DeliveryJob, settlement: Settlement) {
@@ -106,12 +118,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       ...(made.status !== undefined && { httpStatus: made.status }),
       ...(made.error !== undefined && { error: made.error }),
       ...(next.status === "pending" && { retryInMs: next.delayMs }),
+      ...(errorKinds.has(settlement) && { errorKind: errorKinds.get(settlement) }),
+      url: withoutCredentials(job.endpoint.url),
+      startedAt: made.startedAt,
+      createdAt: job.message.createdAt,
     };
     recorder.count(next.status === "pending" ? "retrying" : next.status);
     if (made.outcome === "blocked") recorder.count("blocked");
     recorder.processed(made.durationMs);
     logger.info(info as unknown as Record<string, unknown>, "Delivery attempt");
     call("onAttempt", hooks.onAttempt, info);
+    if (telemetry) call("telemetry", (attempt: AttemptInfo) => telemetry.attempt(attempt), info);
     if (next.status === "delivered") call("onDelivered", hooks.onDelivered, info);
     if (next.status === "failed") call("onFailed", hooks.onFailed, info);
     if (next.status === "exhausted") {
@@ -177,4 +194,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return { counts, attempts: processed, inFlight: active, attemptMs: handlerMs };
     },
   };
+}
+
+/** A URL for logs and hooks: no user name or password (a Basic-auth secret). */
+function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.username && !parsed.password) return url;
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.href;
+  } catch {
+    return url;
+  }
 }

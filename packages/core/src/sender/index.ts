@@ -1,4 +1,5 @@
 export {
+  type AttemptErrorKind,
   type AttemptResult,
   createDeliveryAgent,
   type DeliverOptions,
@@ -27,6 +28,7 @@ export type {
   SenderLogger,
   SenderOptions,
   SenderStats,
+  SenderTelemetry,
   SendOptions,
   SendResult,
 } from "./types";

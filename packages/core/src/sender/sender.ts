@@ -100,6 +100,7 @@ export function createSender<const Catalog extends EventSchemas = UntypedCatalog
     leaseMs,
     policy,
     hooks: options.hooks ?? {},
+    telemetry: options.telemetry,
     logger: options.logger ?? consoleLogger,
     agentOptions,
     now,

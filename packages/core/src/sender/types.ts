@@ -14,7 +14,7 @@ import type { StandardSchemaV1 } from "../receiver/standard-schema";
 import type { ReceiverLogger } from "../receiver/types";
 import type { RetrySchedule } from "../retry";
 import type { WebhookScheme } from "../schemes";
-import type { DeliveryLookup } from "./deliver";
+import type { AttemptErrorKind, DeliveryLookup } from "./deliver";
 import type { SecretKind, SenderEndpoints } from "./endpoints";
 import type { RetryAfterPolicy } from "./settle";
 
@@ -40,6 +40,23 @@ export interface AttemptInfo {
   error?: string;
   /** When `status` is `pending`: the delay before the next attempt, in milliseconds. */
   retryInMs?: number;
+  /** What kind of failure `error` is: `timeout`, `network`, `blocked`, `aborted` or `invalid`. */
+  errorKind?: AttemptErrorKind;
+  /** The endpoint's URL, without any user name or password in it. */
+  url: string;
+  /** When the attempt started, in milliseconds since the epoch. */
+  startedAt: number;
+  /** When the message was created (sent), in milliseconds since the epoch. */
+  createdAt: number;
+}
+
+/**
+ * What follows each attempt for tracing and metrics: `senderTelemetry()` from `@hookline/core/otel` speaks
+ * OpenTelemetry; anything with this shape will do.
+ */
+export interface SenderTelemetry {
+  /** An attempt was made and recorded, whatever its outcome (as `onAttempt` hears it). */
+  attempt(info: AttemptInfo): void;
 }
 
 /** Observability hooks, called once an attempt's settlement is recorded. A hook that throws is logged and ignored. */
@@ -133,6 +150,11 @@ export interface SenderOptions<Catalog extends EventSchemas = UntypedCatalog> {
   disableAfter?: number | false;
   /** @default {} */
   hooks?: SenderHooks;
+  /**
+   * Traces and metrics per attempt: `senderTelemetry()` from `@hookline/core/otel` for OpenTelemetry.
+   * @default undefined (no telemetry)
+   */
+  telemetry?: SenderTelemetry;
   /**
    * Where the sender logs: warnings for exhausted deliveries and disabled endpoints, errors for failures of the
    * store.
