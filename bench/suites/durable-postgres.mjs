@@ -7,17 +7,13 @@
 // These figures are about durability, so PostgreSQL runs as production would: a throwaway cluster of the suite's
 // own with fsync and synchronous_commit on (the defaults; the test services run with fsync off), its settings
 // printed with the results.
-import { execFile, fork } from "node:child_process";
+import { fork } from "node:child_process";
 import { once } from "node:events";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { createSender, generateSecret } from "@hookline/core";
 import { postgresDeliveries } from "@hookline/postgres";
 import pg from "pg";
 import { formatRatio, installedVersion, percentile, table } from "../lib/harness.mjs";
+import { postgresSettings, startPostgres } from "../lib/postgres-cluster.mjs";
 
 const WORKER = new URL("../lib/durable-postgres-worker.mjs", import.meta.url);
 const RECEIVER = new URL("../lib/durable-receiver.mjs", import.meta.url);
@@ -28,43 +24,8 @@ const median = (values) =>
     [...values].sort((a, b) => a - b),
     0.5,
   );
-const execute = promisify(execFile);
 
 export const peerVersions = () => Object.fromEntries(["pg"].map((name) => [name, installedVersion(name)]));
-
-async function freePort() {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address();
-  server.close();
-  await once(server, "close");
-  return port;
-}
-
-/** initdb/pg_ctl as the postgres user when we are root (PostgreSQL refuses to run as root). */
-function asPostgres(tool, args) {
-  if (process.getuid?.() !== 0) return execute(tool, args, { timeout: 120_000 });
-  const quote = (word) => `'${word.replaceAll("'", `'\\''`)}'`;
-  return execute("su", ["postgres", "-s", "/bin/sh", "-c", [tool, ...args].map(quote).join(" ")], { timeout: 120_000 });
-}
-
-/** A PostgreSQL cluster of the suite's own, with the durability settings left at their defaults (on). */
-async function startPostgres() {
-  const dir = mkdtempSync(join(tmpdir(), "hookline-bench-pg-"));
-  chmodSync(dir, 0o777);
-  const data = join(dir, "data");
-  const port = await freePort();
-  await asPostgres("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"]);
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c max_connections=200`;
-  await asPostgres("pg_ctl", ["-D", data, "-l", join(dir, "log"), "-w", "-o", options, "start"]);
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    async stop() {
-      await asPostgres("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]).catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 async function forkReady(file, config, ready) {
   const child = fork(file, [JSON.stringify(config)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
@@ -98,11 +59,7 @@ export async function run({ quick, log }) {
     const now = await counts();
     return paths.reduce((sum, path) => sum + (now[path] ?? 0), 0);
   };
-  const show = async (name) => (await pool.query(`SHOW ${name}`)).rows[0][name];
-  const settings = {};
-  for (const name of ["server_version", "fsync", "synchronous_commit", "wal_sync_method", "full_page_writes"]) {
-    settings[name] = await show(name);
-  }
+  const settings = await postgresSettings(pool);
   log(
     `\ndurable-postgres: PostgreSQL ${Object.entries(settings)
       .map(([k, v]) => `${k}=${v}`)
