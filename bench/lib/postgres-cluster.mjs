@@ -1,23 +1,13 @@
 // A PostgreSQL cluster of a suite's own (the durable suites'), with the durability settings at their defaults
 // (fsync and synchronous_commit on; the test services run with fsync off), and the settings to print with results.
 import { execFile } from "node:child_process";
-import { once } from "node:events";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { freePort } from "./processes.mjs";
 
 const execute = promisify(execFile);
-
-async function freePort() {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address();
-  server.close();
-  await once(server, "close");
-  return port;
-}
 
 /** initdb/pg_ctl as the postgres user when we are root (PostgreSQL refuses to run as root). */
 function asPostgres(tool, args) {

@@ -1,19 +1,10 @@
-// The `durable-postgres` suite, the PostgreSQL half of the `durable` benchmarks: deliveries/s from 1 and 3 worker
-// processes on `postgresDeliveries` to a loopback Hookline receiver, against a bare `SELECT … FOR UPDATE SKIP
-// LOCKED` + POST loop (the floor) in the same run; created → delivered p50/p95; `send` p50/p95 inside a
-// transaction; and head-of-line isolation (one endpoint that always hangs to the timeout must leave the others
-// ≥ 90% of their throughput).
-//
-// These figures are about durability, so PostgreSQL runs as production would: a throwaway cluster of the suite's
-// own with fsync and synchronous_commit on (the defaults; the test services run with fsync off), its settings
-// printed with the results.
-import { fork } from "node:child_process";
 import { once } from "node:events";
 import { createSender, generateSecret } from "@hookline/core";
 import { postgresDeliveries } from "@hookline/postgres";
 import pg from "pg";
 import { formatRatio, installedVersion, percentile, table } from "../lib/harness.mjs";
 import { postgresSettings, startPostgres } from "../lib/postgres-cluster.mjs";
+import { forkReady, stopChild } from "../lib/processes.mjs";
 
 const WORKER = new URL("../lib/durable-postgres-worker.mjs", import.meta.url);
 const RECEIVER = new URL("../lib/durable-receiver.mjs", import.meta.url);
@@ -26,23 +17,6 @@ const median = (values) =>
   );
 
 export const peerVersions = () => Object.fromEntries(["pg"].map((name) => [name, installedVersion(name)]));
-
-async function forkReady(file, config, ready) {
-  const child = fork(file, [JSON.stringify(config)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const [message] = await once(child, "message");
-  if (!ready(message)) throw new Error(`unexpected first message from ${file}: ${JSON.stringify(message)}`);
-  return { child, message };
-}
-
-/** Stops a worker process; resolves the CPU time it used while working, in µs. */
-async function stopChild(child) {
-  const exited = once(child, "exit");
-  const reply = once(child, "message");
-  child.send("stop");
-  const [{ cpuUs }] = await reply;
-  await exited;
-  return cpuUs;
-}
 
 export async function run({ quick, log }) {
   const postgres = await startPostgres();
@@ -99,7 +73,7 @@ export async function run({ quick, log }) {
       store,
       /** Stops the workers; resolves the CPU time they used, in µs. */
       async stop() {
-        const cpu = await Promise.all(children.map(({ child }) => stopChild(child)));
+        const cpu = await Promise.all(children.map(({ child }) => stopChild(child).then(({ cpuUs }) => cpuUs)));
         await sender.stop();
         return cpu.reduce((sum, us) => sum + us, 0);
       },
@@ -149,7 +123,7 @@ export async function run({ quick, log }) {
     const target = before + messages * paths.length;
     while ((await delivered(paths)) < target) await sleep(5);
     const perSecond = (messages * paths.length) / ((performance.now() - started) / 1000);
-    const cpu = await Promise.all(children.map(({ child }) => stopChild(child)));
+    const cpu = await Promise.all(children.map(({ child }) => stopChild(child).then(({ cpuUs }) => cpuUs)));
     return { perSecond, cpuUs: cpu.reduce((sum, us) => sum + us, 0) / (messages * paths.length) };
   }
 

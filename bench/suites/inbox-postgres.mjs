@@ -1,14 +1,3 @@
-// The `inbox-postgres` suite, the PostgreSQL half of the inbox benchmarks (issue 10 §3):
-// - ingest requests/s of one node:http route with a Hookline receiver on `postgresInbox` (verify, parse, one
-//   INSERT … ON CONFLICT DO NOTHING, NOTIFY, 200) against the same route doing a bare INSERT of the raw body (the
-//   floor), pre-signed 1 KiB deliveries with unique ids, 32 in flight, rounds interleaved; goal ≥ 0.70× the floor;
-// - processing events/s of 1 and 2 worker processes (`receiver.work()`, concurrency 10) whose handler writes one
-//   ledger row on `tx` (so every event is one transaction: claim, BEGIN, the row, the processed mark, COMMIT);
-// - enqueue → handler start p50/p95 with one idle worker (LISTEN/NOTIFY wakes it), events at ≤ 50/s.
-//
-// On a throwaway cluster with fsync and synchronous_commit on (the defaults), its settings printed with the results.
-import { fork } from "node:child_process";
-import { once } from "node:events";
 import { sign } from "@hookline/core";
 import { postgresInbox } from "@hookline/postgres";
 import pg from "pg";
@@ -16,6 +5,7 @@ import { Pool as UndiciPool } from "undici";
 import { formatRatio, installedVersion, percentile, table } from "../lib/harness.mjs";
 import { jsonBody } from "../lib/payload.mjs";
 import { postgresSettings, startPostgres } from "../lib/postgres-cluster.mjs";
+import { forkReady, stopChild } from "../lib/processes.mjs";
 
 const SERVER = new URL("../lib/inbox-postgres-server.mjs", import.meta.url);
 const WORKER = new URL("../lib/inbox-postgres-worker.mjs", import.meta.url);
@@ -27,21 +17,6 @@ const sorted = (values) => [...values].sort((a, b) => a - b);
 const median = (values) => percentile(sorted(values), 0.5);
 
 export const peerVersions = () => Object.fromEntries(["pg", "undici"].map((name) => [name, installedVersion(name)]));
-
-async function forkReady(file, config) {
-  const child = fork(file, [JSON.stringify(config)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const [message] = await once(child, "message");
-  return { child, message };
-}
-
-async function stopChild(child) {
-  const exited = once(child, "exit");
-  const reply = once(child, "message");
-  child.send("stop");
-  const [result] = await reply;
-  await exited;
-  return result;
-}
 
 /** `count` signed 1 KiB deliveries with unique ids. */
 async function signed(count, tag) {

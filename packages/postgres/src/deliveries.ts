@@ -23,7 +23,7 @@ import {
   transactionDriver,
 } from "./client";
 import { deliveryStatements } from "./delivery-statements";
-import { engineWorkers, json, whileLeased } from "./engine";
+import { engineWorkers, json, purgeInBatches, whileLeased } from "./engine";
 import { canListen } from "./listen";
 import { DEFAULT_DELIVERY_PREFIX, deliverySchema, deliveryTables, migration } from "./schema";
 import { positive } from "./store";
@@ -377,16 +377,7 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
     async migrate() {
       await db.query(migration(deliverySchema(tables)));
     },
-    async purge({ olderThan }) {
-      const before = olderThan instanceof Date ? olderThan.getTime() : olderThan;
-      let total = 0;
-      for (;;) {
-        const [row] = await db.query(sql.purge, [before, 1_000]);
-        const purged = Number(row?.[0] ?? 0);
-        total += purged;
-        if (purged < 1_000) return total;
-      }
-    },
+    purge: ({ olderThan }) => purgeInBatches(db, sql.purge, olderThan),
     close: () => workers.close(),
   };
   return Object.assign(store, { claim, settle }) as PostgresDeliveries;

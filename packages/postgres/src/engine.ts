@@ -101,3 +101,18 @@ export async function whileLeased<T>(record: () => Promise<T>, leaseEnds: number
 export function json<T>(value: unknown): T {
   return (typeof value === "string" ? JSON.parse(value) : value) as T;
 }
+
+/**
+ * Runs a purge statement (`$1` the cut-off in ms, `$2` the batch size; it resolves how many rows went) until a
+ * batch comes back short, so that no one statement holds many locks; resolves the total.
+ */
+export async function purgeInBatches(db: Database, statement: string, olderThan: number | Date): Promise<number> {
+  const before = olderThan instanceof Date ? olderThan.getTime() : olderThan;
+  let total = 0;
+  for (;;) {
+    const [row] = await db.query(statement, [before, 1_000]);
+    const purged = Number(row?.[0] ?? 0);
+    total += purged;
+    if (purged < 1_000) return total;
+  }
+}

@@ -20,7 +20,7 @@ import {
   type SqlPort,
   transactionDriver,
 } from "./client";
-import { engineWorkers, json, whileLeased } from "./engine";
+import { engineWorkers, json, purgeInBatches, whileLeased } from "./engine";
 import { inboxStatements } from "./inbox-statements";
 import { canListen } from "./listen";
 import { DEFAULT_INBOX_TABLE, inboxSchema, migration, tableName } from "./schema";
@@ -342,16 +342,7 @@ export function postgresInbox(options: PostgresInboxOptions<PostgresClient, unkn
     async migrate() {
       await db.query(migration(inboxSchema(table)));
     },
-    async purge({ olderThan }) {
-      const before = olderThan instanceof Date ? olderThan.getTime() : olderThan;
-      let total = 0;
-      for (;;) {
-        const [row] = await db.query(sql.purge, [before, 1_000]);
-        const purged = Number(row?.[0] ?? 0);
-        total += purged;
-        if (purged < 1_000) return total;
-      }
-    },
+    purge: ({ olderThan }) => purgeInBatches(db, sql.purge, olderThan),
     close: () => workers.close(),
   };
   return inbox;

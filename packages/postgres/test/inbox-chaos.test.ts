@@ -5,7 +5,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresDeadLetters, postgresInbox } from "../src/index";
 import { has, startProcess, type TestProcess } from "./processes";
-import { clusterToolsAvailable, startThrowawayCluster, type ThrowawayCluster } from "./throwaway-cluster";
+import { clusterToolsAvailable, throwawayClusterForSuite } from "./throwaway-cluster";
 
 // Issue 10 §2 on PostgreSQL, on a cluster of our own.
 // 1. Ingest then crash: 2 000 events through two receiver processes; two worker processes whose handler writes a
@@ -22,22 +22,12 @@ const amountOf = (index: number) => (index % 97) + 1;
 
 describe("the PostgreSQL inbox under chaos", async () => {
   const tools = await clusterToolsAvailable();
-  let cluster: ThrowawayCluster;
-  let admin: pg.Pool;
-  beforeAll(async () => {
-    if (!tools) return;
-    cluster = await startThrowawayCluster();
-    admin = new pg.Pool({ connectionString: cluster.url, max: 6, connectionTimeoutMillis: 2_000 });
-    admin.on("error", () => {});
-  }, 60_000);
-  afterAll(async () => {
-    await admin?.end().catch(() => {});
-    await cluster?.destroy();
-  });
+  const suite = throwawayClusterForSuite(tools, { beforeAll, afterAll }, 6);
 
   it.skipIf(!tools)(
     "ingest then crash: every event's ledger row exists exactly once, only the failing ones dead-lettered",
     async () => {
+      const { cluster, admin } = suite;
       const secret = generateSecret();
       const env = {
         DATABASE_URL: cluster.url,
@@ -148,6 +138,7 @@ describe("the PostgreSQL inbox under chaos", async () => {
   it.skipIf(!tools)(
     "inbox down during ingest: 503 with Retry-After, and every event answered 200 is stored",
     async () => {
+      const { cluster } = suite;
       const secret = generateSecret();
       const table = "outage_inbox";
       const pool = new pg.Pool({ connectionString: cluster.url, max: 8, connectionTimeoutMillis: 1_000 });
