@@ -50,7 +50,7 @@ function inboxSuite(
       }).on("invoice.paid", async (event, { tx }) => {
         runs.set(event.id, (runs.get(event.id) ?? 0) + 1);
         const data = event.data as { amount: number; fail?: boolean };
-        await (tx as { query(text: string, params: unknown[]): Promise<unknown> }).query(
+        await (tx as unknown as { query(text: string, params: unknown[]): Promise<unknown> }).query(
           `INSERT INTO ${db.schema}.payments (event_id, amount) VALUES ($1, $2)`,
           [event.id, data.amount],
         );
