@@ -65,8 +65,9 @@ export type InboxTransactionOf<Client> = Client extends {
 /** Options of {@link postgresInbox}. */
 export interface PostgresInboxOptions<Client extends PostgresClient = PostgresClient, Tx = InboxTransactionOf<Client>> {
   /**
-   * The database: a `pg` Pool (or Client), a postgres.js `sql`, or a `PGlite`. With a Pool, each running job holds
-   * one connection for its transaction, and each worker one for LISTEN: size the pool for `concurrency` + 1.
+   * The database: a `pg` Pool (or Client), a postgres.js `sql`, or a `PGlite`. Each running job holds one
+   * connection for its transaction, so at most the pool's `max` − 2 jobs run at once (the other two serve the
+   * claims, dead letters and LISTEN): give the pool `concurrency` + 2 connections.
    */
   client: Client;
   /**
@@ -172,6 +173,35 @@ function clientTransaction(client: PostgresClient): Begin | undefined {
   return undefined;
 }
 
+/** The most connections a pg Pool or postgres.js `sql` opens (`max`), when it says. */
+function poolSize(client: PostgresClient): number | undefined {
+  const max = (client as { options?: { max?: unknown } }).options?.max;
+  return typeof max === "number" && max > 0 ? max : undefined;
+}
+
+/**
+ * Opens at most `size - 2` job transactions at once: each holds a connection until it ends, and a job needs one
+ * more outside its transaction meanwhile (the receiver writes a dead letter before the run's transaction ends),
+ * beside the worker's claims and LISTEN. A pool filled with transactions would wait on itself until the leases
+ * ran out.
+ */
+function withRoom(begin: Begin | undefined, size: number | undefined): Begin | undefined {
+  if (!begin || size === undefined) return begin;
+  let free = Math.max(1, size - 2);
+  const waiting: (() => void)[] = [];
+  return async (run, abort) => {
+    if (free > 0) free--;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await begin(run, abort);
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else free++;
+    }
+  };
+}
+
 /**
  * The receiver's inbox on PostgreSQL: one row per event id, enqueued with one `INSERT … ON CONFLICT DO NOTHING`
  * (a redelivery writes nothing and is a duplicate), claimed by any number of worker processes with `FOR UPDATE
@@ -207,7 +237,7 @@ export function postgresInbox(options: PostgresInboxOptions<PostgresClient, unkn
   const port = options.transaction;
   const begin: Begin | undefined = port
     ? (run) => port((tx, library) => run(transactionDriver(tx), library))
-    : clientTransaction(options.client);
+    : withRoom(clientTransaction(options.client), poolSize(options.client));
 
   const rows = async (statement: string, params: SqlParameter[] = []) =>
     (await db.query(statement, params)).map((row) => json<Row>(row[0]));

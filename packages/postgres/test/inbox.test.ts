@@ -141,3 +141,37 @@ if (url) {
     },
   );
 } else describe.skip("postgresInbox behind a receiver: pg Pool (DATABASE_URL unset)", () => {});
+
+describe.skipIf(!url)("postgresInbox on a small pg Pool", () => {
+  it("keeps room in the pool: failing runs whose dead letters need a connection never wait on their own transactions", async () => {
+    const db = await pgDatabase(url!, { max: 4 });
+    try {
+      const inbox = postgresInbox({ client: db.pool, table: `${db.schema}.inbox_small` });
+      await inbox.migrate();
+      const deadLetters = postgresDeadLetters({ client: db.pool, table: db.deadLetterTable });
+      const receiver = createReceiver({ inbox, deadLetters, schedule: [10], logger: quiet }).on("t", async () => {
+        await sleep(50); // every run in flight at once, all failing together
+        throw new Error("declined");
+      });
+      const ids = Array.from({ length: 12 }, (_, i) => `evt_small_${i}`);
+      for (const id of ids) {
+        const payload = JSON.stringify({ type: "t", timestamp: new Date().toISOString(), data: {} });
+        await inbox.enqueue({ id, type: "t", payload, receivedAt: Date.now() });
+      }
+      // Concurrency above the pool: with every connection in a transaction, the dead letters would wait for a
+      // lease (a minute) to end.
+      receiver.work({ concurrency: 8, leaseMs: 60_000 });
+      try {
+        await until("every event is dead-lettered", async () => {
+          const statuses = await Promise.all(ids.map(async (id) => (await inbox.get(id))?.status));
+          return statuses.every((status) => status === "exhausted");
+        });
+      } finally {
+        await receiver.stop();
+      }
+      expect((await deadLetters.list()).length).toBe(ids.length);
+    } finally {
+      await db.close();
+    }
+  }, 30_000);
+});
