@@ -4,8 +4,8 @@
 //   node --expose-gc run.mjs [--quick] [suite…]
 //   BENCH_ROUNDS, BENCH_TIME_MS, BENCH_WARMUP_MS, BENCH_BATCH override the verify suite's settings;
 //   BENCH_HTTP_ROUNDS, BENCH_HTTP_ROUND_MS, BENCH_HTTP_WARMUP_MS, BENCH_HTTP_CONNECTIONS the http suite's;
-//   BENCH_SEND_ROUNDS, BENCH_SEND_ROUND_MS, BENCH_SEND_WARMUP_MS the send suite's;
-//   BENCH_INBOX_ROUNDS, BENCH_INBOX_PER_ROUND the inbox suite's.
+//   BENCH_SEND_ROUNDS, BENCH_SEND_ROUND_MS, BENCH_SEND_WARMUP_MS, BENCH_SEND_GUARD_PAIRS, BENCH_SEND_SLICE_MS the
+//   send suite's; BENCH_INBOX_ROUNDS, BENCH_INBOX_PER_ROUND the inbox suite's.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { machineInfo } from "./lib/harness.mjs";
 

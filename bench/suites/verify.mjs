@@ -1,14 +1,18 @@
 // Verify of one signed webhook: Hookline (node:crypto and WebCrypto backends) against the bare crypto floors and
 // the other libraries, each on the same message for its own wire format.
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { register } from "node:module";
 import * as hookline from "@hookline/core";
-import * as web from "@hookline/core/webcrypto";
 import { verify as octokitVerify } from "@octokit/webhooks-methods";
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import Stripe from "stripe";
 import { Webhook as SvixWebhook } from "svix";
 import { formatNs, formatRatio, installedVersion, measureCases, pairedRatio, table } from "../lib/harness.mjs";
 import { jsonBody } from "../lib/payload.mjs";
+
+// The same dist once more, its `#backend` resolved with the `hookline-webcrypto` condition (lib/webcrypto-condition.mjs).
+register("../lib/webcrypto-condition.mjs", import.meta.url);
+const web = await import(`${import.meta.resolve("@hookline/core")}?hookline-webcrypto`);
 
 // The package's exports only offer the web build under the "browser" condition; load that file next to the node one.
 const octokitWeb = await import(new URL("../dist-web/index.js", import.meta.resolve("@octokit/webhooks-methods")).href);
@@ -50,7 +54,10 @@ const tamper = (body) => `${body.slice(0, -2)}x}`;
 /** Signs one body for every wire format and builds the cases over it. */
 async function buildCases(size) {
   assert(hookline.cryptoBackend === "node", `@hookline/core resolved the ${hookline.cryptoBackend} backend, not node`);
-  assert(web.cryptoBackend === "webcrypto", `@hookline/core/webcrypto resolved the ${web.cryptoBackend} backend`);
+  assert(
+    web.cryptoBackend === "webcrypto",
+    `@hookline/core with the hookline-webcrypto condition resolved the ${web.cryptoBackend} backend`,
+  );
 
   const payload = jsonBody(size);
   const tampered = tamper(payload);

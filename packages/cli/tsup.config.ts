@@ -6,6 +6,8 @@ export default defineConfig({
   format: ["esm"],
   platform: "node",
   target: "node20",
-  sourcemap: true,
+  // No source map: it carried the sources and doubled the package (issue 13). Not minified: a CLI's stack trace is
+  // what its users paste into bug reports.
+  sourcemap: false,
   removeNodeProtocol: false,
 });

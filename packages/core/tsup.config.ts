@@ -1,50 +1,49 @@
-import { fileURLToPath } from "node:url";
 import { defineConfig, type Options } from "tsup";
 
 type Plugin = NonNullable<Options["esbuildPlugins"]>[number];
 
 /**
- * The same sources build twice: once runtime-neutral (WebCrypto, fetch), once for Node, which the `node` export
- * condition selects. Only two modules differ between the two: `./backend` (node:crypto) and `./net` (node:http
- * through the SSRF guard's DNS lookup).
+ * One build for every runtime. Only two modules differ between Node and the rest, and the package's `imports` map
+ * picks them when the code runs or is bundled: `#backend` (node:crypto under the `node` condition, else WebCrypto;
+ * the `hookline-webcrypto` condition forces WebCrypto) and `#net` (node:http through the SSRF guard's DNS lookup
+ * under `node`, else fetch). The sources import `./backend` and `./net` (the runtime-neutral modules, which
+ * TypeScript and the tests read); this plugin turns those imports into the `#` specifiers, and each variant is an
+ * entry of its own, so the JS ships once per format instead of once per runtime kind.
  */
-const nodeModules: Plugin = {
-  name: "hookline-node-modules",
+const variants: Plugin = {
+  name: "hookline-variants",
   setup(build) {
-    build.onResolve({ filter: /^(\.\.?\/)+backend$/ }, () => ({
-      path: fileURLToPath(new URL("./src/backend/node.ts", import.meta.url)),
-    }));
-    build.onResolve({ filter: /^(\.\.?\/)+net$/ }, () => ({
-      path: fileURLToPath(new URL("./src/net/node.ts", import.meta.url)),
-    }));
+    build.onResolve({ filter: /^(\.\.?\/)+backend$/ }, () => ({ path: "#backend", external: true }));
+    build.onResolve({ filter: /^(\.\.?\/)+net$/ }, () => ({ path: "#net", external: true }));
   },
 };
 
-const shared: Options = {
+export default defineConfig({
+  entry: {
+    index: "src/index.ts",
+    testing: "src/testing/index.ts",
+    node: "src/node.ts",
+    "backend/webcrypto": "src/backend/index.ts",
+    "backend/node": "src/backend/node.ts",
+    "net/fetch": "src/net/index.ts",
+    "net/node": "src/net/node.ts",
+  },
   format: ["esm", "cjs"],
   target: "es2022",
   platform: "neutral",
-  // No source maps: the JS is not minified, so stack traces already point at readable code, and maps carrying the
-  // sources tripled the install size (issue 13).
+  // Modules that several entries use (the encoding helpers, the SSRF guard's address checks) go to shared chunks,
+  // so that a class such as AddressRefused exists once. tsup splits the CommonJS build too.
+  splitting: true,
+  // Whitespace and syntax only: names stay as written, so stack traces still name Hookline's functions.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  // No source maps: maps carrying the sources tripled the install size (issue 13).
   sourcemap: false,
   treeshake: true,
+  // Subpaths import "@hookline/core" by name (kept external) so they use whichever build the runtime picked.
+  external: ["@hookline/core", /^node:/],
+  esbuildPlugins: [variants],
+  dts: { entry: { index: "src/index.ts", testing: "src/testing/index.ts", node: "src/node.ts" } },
   // Keep `node:` specifiers: Deno and Bun resolve only those.
   removeNodeProtocol: false,
-};
-
-export default defineConfig([
-  // Subpaths import "@hookline/core" by name (kept external) so they use whichever build the runtime picked.
-  {
-    ...shared,
-    entry: { index: "src/index.ts", testing: "src/testing/index.ts", node: "src/node.ts" },
-    external: ["@hookline/core", /^node:/],
-    dts: true,
-  },
-  {
-    ...shared,
-    entry: { "node-crypto/index": "src/index.ts" },
-    platform: "node",
-    dts: false,
-    esbuildPlugins: [nodeModules],
-  },
-]);
+});

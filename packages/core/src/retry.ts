@@ -216,7 +216,8 @@ export type DeliveryResult = { status: number; headers?: HeadersInput } | { erro
  * What to do after a delivery attempt.
  *
  * - `success`: delivered (2xx).
- * - `retry`: try again later (408, 429, 5xx, or no response). `retryAfter` is the endpoint's `Retry-After` in
+ * - `retry`: try again later (408, 409, 429, 5xx, or no response). A 409 is what an idempotent receiver (Hookline's
+ *   `in_flight`, Stripe's API) answers while the same message is being processed elsewhere: it asks for a retry. `retryAfter` is the endpoint's `Retry-After` in
  *   milliseconds, clamped, when it sent a valid one.
  * - `final`: failed for good; retrying would get the same answer (any other status: 1xx, 3xx, other 4xx).
  *   Redirects are not followed, as Standard Webhooks recommends, so a 3xx is the endpoint's misconfiguration.
@@ -247,6 +248,7 @@ export interface ClassifyDeliveryOptions {
 // IMF-fixdate, the one HTTP-date form senders emit today; the obsolete RFC 850 and asctime forms count as malformed.
 const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 const DELTA_SECONDS = /^\d+$/;
+const RETRY_STATUSES = new Set([408, 409, 429]);
 
 /**
  * Classifies a delivery attempt's result into a {@link DeliveryOutcome}, reading `Retry-After` (delta seconds or
@@ -264,7 +266,7 @@ export function classifyDelivery(result: DeliveryResult, options: ClassifyDelive
   const { status } = result;
   if (status >= 200 && status < 300) return { kind: "success" };
   if (status === 410) return { kind: "disable" };
-  if (status !== 408 && status !== 429 && !(status >= 500 && status < 600)) return { kind: "final" };
+  if (!RETRY_STATUSES.has(status) && !(status >= 500 && status < 600)) return { kind: "final" };
 
   const header = result.headers && headerReader(result.headers)("retry-after")?.trim();
   let retryAfter: number | undefined;

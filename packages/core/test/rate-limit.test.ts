@@ -65,6 +65,7 @@ describe("rateLimit.requests", () => {
     expect(await from("2001:db8:1:2:abcd::1")).toBe(429);
     expect(await from("2001:db8:1:3::1")).toBe(200);
     expect(await from("fe80::1%eth0")).toBe(200);
+    expect(await requests.get("requests:2001:db8:1:3::/64")).toMatchObject({ consumedPoints: 1 });
   });
 
   it("keeps requests and failures apart on one limiter (keys requests:<peer> and failures:<peer>)", async () => {

@@ -226,6 +226,9 @@ describe("classifyDelivery", () => {
     [503, "retry"],
     [504, "retry"],
     [599, "retry"],
+    [408, "retry"],
+    [409, "retry"],
+    [429, "retry"],
     [100, "final"],
     [101, "final"],
     [301, "final"],
@@ -235,7 +238,6 @@ describe("classifyDelivery", () => {
     [401, "final"],
     [403, "final"],
     [404, "final"],
-    [409, "final"],
     [413, "final"],
     [422, "final"],
   ] as const)("classifies %i as %s", (status, kind) => {
@@ -248,7 +250,7 @@ describe("classifyDelivery", () => {
         const { kind } = classifyDelivery({ status, headers: { "retry-after": "1" } });
         if (status >= 200 && status < 300) expect(kind).toBe("success");
         else if (status === 410) expect(kind).toBe("disable");
-        else if (status === 408 || status === 429 || status >= 500) expect(kind).toBe("retry");
+        else if (status === 408 || status === 409 || status === 429 || status >= 500) expect(kind).toBe("retry");
         else expect(kind).toBe("final");
       }),
     );

@@ -18,16 +18,9 @@ const receiver = createReceiver({
 }).onAny((event) => {
   process.send?.({ processed: event.id });
 });
-// The receiver answers a message that another instance is processing right now with 409 `in_flight` (and
-// Retry-After), which the sender's classifyDelivery takes as final (a 4xx). Until the two agree, this consumer
-// answers it 503, which every sender retries: both endpoints of this run reach one consumer, so a message's two
-// deliveries meet in flight all the time.
-const handle = nodeHandler({
-  async receive(input) {
-    const answer = await receiver.receive(input);
-    return answer.status === 409 ? { ...answer, status: 503 } : answer;
-  },
-});
+// Both endpoints of this run reach one consumer, so a message's two deliveries meet in flight all the time: the
+// second gets 409 in_flight with Retry-After, which the sender retries.
+const handle = nodeHandler(receiver);
 
 const server = createServer((request, response) => {
   process.send?.({ request: request.headers["webhook-id"] });

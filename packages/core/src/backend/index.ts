@@ -1,5 +1,6 @@
 // WebCrypto backend: every runtime with `crypto.subtle` (Node ≥ 20, Bun, Deno, Workers, browsers).
-// The node build swaps this module for ./node.ts; both export exactly these names.
+// Under the `node` condition the package's `#backend` import (tsup.config.ts) loads ./node.ts instead; both
+// export exactly these names.
 import { base64Encode, concatContent, hexEncode } from "../encoding";
 import type { MaybePromise } from "../maybe";
 import { pkcs8FromSeed } from "./der";

@@ -30,7 +30,7 @@
  * - `pending`: waiting for its next attempt (the first included), or being attempted under a lease. Deliveries
  *   to a disabled endpoint stay `pending` and are not handed out until the endpoint is enabled again.
  * - `delivered`: an attempt got a 2xx. Final.
- * - `failed`: an attempt got an answer that retrying cannot change (a 4xx other than 408/429, a 3xx,
+ * - `failed`: an attempt got an answer that retrying cannot change (a 4xx other than 408/409/429, a 3xx,
  *   `webhook-delivery: abort-message`, a URL the SSRF guard refused), or the endpoint was deleted. Final.
  * - `exhausted`: every attempt of the schedule failed; kept as a dead letter for `retry`/`replay`. Final.
  */

@@ -2,8 +2,8 @@
 // guard's. The lookup resolves the host, refuses it if ANY address is not allowed, and hands the connection only
 // the addresses it checked: there is no second lookup for a rebinding DNS server to answer differently.
 // (node:http rather than undici: no dependency, and Node connects through `lookup` for plain and TLS sockets
-// alike; the bench's `send` suite compares it with undici's fetch.) The node build swaps ./index.ts for this
-// module (tsup.config.ts); both export exactly these names.
+// alike; the bench's `send` suite compares it with undici's fetch.) Under the `node` condition the
+// package's `#net` import loads this module instead of ./index.ts (tsup.config.ts); both export exactly these names.
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
@@ -11,6 +11,10 @@ import type { LookupFunction } from "node:net";
 import { AddressRefused, addressRefusal, hostRefusal, parseAddress, type Range } from "./addresses";
 import { fetchTransport } from "./fetch";
 import { CappedBody, type DeliveryLookup, type Transport, type TransportOptions } from "./transport";
+
+// The SSRF guard's address checks travel with the transport (they import ipaddr.js, which is CommonJS: a bundle
+// that never sends then drops them with this module).
+export { AddressRefused, inRanges, parseAddress, parseRange, type Range } from "./addresses";
 
 const systemLookup: DeliveryLookup = (hostname) =>
   new Promise((resolve, reject) =>

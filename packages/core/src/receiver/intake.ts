@@ -9,6 +9,7 @@
  */
 import { HooklineError } from "../errors";
 import { type HeaderReader, headerReader } from "../headers";
+import type { IpAddress } from "../ip";
 import type { WebhookScheme } from "../schemes";
 import type { SecretInput } from "../secrets";
 import type { Tolerance } from "../tolerance";
@@ -51,7 +52,7 @@ export interface Intake {
 export interface Admitted {
   header: HeaderReader;
   /** The peer's address (see `peerAddress`), `undefined` when unknown. */
-  peer: string | undefined;
+  peer: IpAddress | undefined;
 }
 
 /**
@@ -67,7 +68,7 @@ export function admit(config: IntakeConfig, input: DeliveryInput): Admitted | Re
 }
 
 /** The peer's rate limits (deliveries, failed verifications), before a byte of the body is read. */
-export async function limit(config: IntakeConfig, peer: string | undefined): Promise<Refusal | undefined> {
+export async function limit(config: IntakeConfig, peer: IpAddress | undefined): Promise<Refusal | undefined> {
   const limited = await config.rateLimit.admit(peer);
   return limited && refusal(limited.code, undefined, { retryAfterMs: limited.retryAfterMs });
 }
@@ -96,7 +97,7 @@ export async function authenticate(
   config: IntakeConfig,
   input: DeliveryInput,
   bytes: Uint8Array,
-  peer: string | undefined,
+  peer: IpAddress | undefined,
 ): Promise<VerifiedWebhook | Refusal> {
   try {
     return await verify({

@@ -1,5 +1,5 @@
-import ipaddr from "ipaddr.js";
 import { HooklineError } from "../errors";
+import type { IpAddress } from "../ip";
 
 /**
  * What a receiver needs of a rate limiter: the shape of rate-limiter-flexible's limiters (`RateLimiterMemory`,
@@ -55,12 +55,15 @@ export interface RateLimited {
   retryAfterMs: number;
 }
 
-/** The peer's key: its address, an IPv6 one's /64, or `unknown` (such deliveries share one budget). */
-function peerKey(address: string | undefined): string {
+/**
+ * The peer's key: its IPv4 address, an IPv6 one's /64 (its first four groups, as `2001:db8:0:1::/64`), or
+ * `unknown` (such deliveries share one budget).
+ */
+function peerKey(address: IpAddress | undefined): string {
   if (address === undefined) return "unknown";
-  const parsed = ipaddr.parse(address);
-  if (!(parsed instanceof ipaddr.IPv6)) return address;
-  return `${new ipaddr.IPv6([...parsed.parts.slice(0, 4), 0, 0, 0, 0]).toString()}/64`;
+  if (address.length === 4) return address.join(".");
+  const groups = [0, 2, 4, 6].map((i) => (((address[i] as number) << 8) | (address[i + 1] as number)).toString(16));
+  return `${groups.join(":")}::/64`;
 }
 
 function limitedFor(rejection: unknown): number | undefined {
@@ -98,8 +101,8 @@ export function rateLimitStep(options: RateLimitOptions | undefined, onError: (e
     );
 
   return {
-    /** `address`: the peer's, as `peerAddress` gives it (a valid IP address), or `undefined`. */
-    async admit(address: string | undefined): Promise<RateLimited | undefined> {
+    /** `address`: the peer's, as `peerAddress` gives it, or `undefined` (unknown). */
+    async admit(address: IpAddress | undefined): Promise<RateLimited | undefined> {
       const key = peerKey(address);
       const [failed, waitMs] = await Promise.all([
         failures?.get(`failures:${key}`).catch((error: unknown) => void onError(error)),
@@ -111,7 +114,7 @@ export function rateLimitStep(options: RateLimitOptions | undefined, onError: (e
       return waitMs === undefined ? undefined : { code: "rate_limited", retryAfterMs: waitMs };
     },
 
-    async failed(address: string | undefined): Promise<void> {
+    async failed(address: IpAddress | undefined): Promise<void> {
       if (failures) await consume(failures, `failures:${peerKey(address)}`);
     },
   };

@@ -1,6 +1,6 @@
-import ipaddr from "ipaddr.js";
 import { HooklineError } from "../errors";
 import type { HeaderReader } from "../headers";
+import { type IpAddress, type IpRange, inIpRange, parseIp, parseIpRange } from "../ip";
 
 /** The opt-in transport checks of a receiver. */
 export interface TransportOptions {
@@ -64,18 +64,12 @@ export interface ConnectionNeeds {
   remoteAddress: boolean;
 }
 
-type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
-
-function parseRange(entry: string): Range {
-  try {
-    if (entry.includes("/")) return ipaddr.parseCIDR(entry);
-    const address = ipaddr.parse(entry);
-    return [address, address.kind() === "ipv4" ? 32 : 128];
-  } catch (cause) {
-    throw new HooklineError("invalid_option", `allowIps: ${JSON.stringify(entry)} is not an IP address or CIDR range`, {
-      cause,
-    });
+function parseRange(entry: string): IpRange {
+  const range = parseIpRange(entry);
+  if (!range) {
+    throw new HooklineError("invalid_option", `allowIps: ${JSON.stringify(entry)} is not an IP address or CIDR range`);
   }
+  return range;
 }
 
 /** The entry the nearest proxy appended: the others are whatever the client sent. */
@@ -102,9 +96,9 @@ function wellFormedTarget(url: string): boolean {
  * The peer's address, normalized (IPv4-mapped IPv6 as IPv4): a trusted proxy's last `x-forwarded-for` entry,
  * else the connection's. `undefined` when unknown or not an IP address.
  */
-export function peerAddress(facts: TransportFacts, trustProxy: boolean): string | undefined {
+export function peerAddress(facts: TransportFacts, trustProxy: boolean): IpAddress | undefined {
   const address = (trustProxy ? lastEntry(facts.header("x-forwarded-for")) : undefined) ?? facts.remoteAddress;
-  return address && ipaddr.isValid(address) ? ipaddr.process(address).toString() : undefined;
+  return address === undefined ? undefined : parseIp(address);
 }
 
 /** Which connection facts these options need from an adapter (none that a trusted proxy supplies). */
@@ -164,11 +158,7 @@ export function transportCheck(
     }
     if (ranges) {
       const address = peerAddress(facts, trustProxy);
-      if (!address) return "ip_not_allowed";
-      const parsed = ipaddr.parse(address);
-      if (!ranges.some(([range, bits]) => range.kind() === parsed.kind() && parsed.match(range, bits))) {
-        return "ip_not_allowed";
-      }
+      if (!address || !ranges.some((range) => inIpRange(address, range))) return "ip_not_allowed";
     }
     return undefined;
   };

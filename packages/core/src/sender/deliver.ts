@@ -13,8 +13,7 @@
 import { version } from "../../package.json";
 import { base64Encode, utf8Encode } from "../encoding";
 import { HooklineError } from "../errors";
-import { createTransport, guardKind } from "../net";
-import { AddressRefused, parseRange } from "../net/addresses";
+import { AddressRefused, createTransport, guardKind, parseRange } from "../net";
 import type { DeliveryLookup, Transport } from "../net/transport";
 import { classifyDelivery, type DeliveryOutcome } from "../retry";
 import type { WebhookScheme } from "../schemes";
@@ -67,10 +66,11 @@ export interface DeliverOptions {
 /** One attempt's result. Never a thrown error for a network failure: that is an outcome. */
 export interface AttemptResult {
   /**
-   * `classifyDelivery`'s result for the answer (2xx success; 410 disable; 408, 429, 5xx retry with `retryAfter`;
+   * `classifyDelivery`'s result for the answer (2xx success; 410 disable; 408, 409, 429, 5xx retry with `retryAfter`;
    * any other status, 3xx included, final), then, for an answer that is not a 2xx, the `webhook-delivery` header:
    * `disable` → disable, `abort-message` → final. No answer (timeout, network error, abort) → retry. A URL the
-   * SSRF guard refused → `blocked` (final; no connection was made). A URL that is not http(s) → final.
+   * SSRF guard refused → `blocked` (final; no connection was made). A URL that is not http(s), or a custom header
+   * that cannot be sent (a name that is not a token, a value with a control character or above U+00FF) → final, nothing sent.
    */
   outcome: DeliveryOutcome | { kind: "blocked" };
   /** The HTTP status, when an answer came. */
@@ -131,6 +131,10 @@ const RESERVED = new Set([
   "trailer",
   "expect",
 ]);
+
+// An HTTP token (RFC 9110), and a value that stays on its line in bytes that both node:http and fetch accept.
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 function checkMilliseconds(name: string, value: number, min: number): number {
   if (!Number.isFinite(value) || value < min) {
@@ -205,6 +209,9 @@ async function attemptDelivery(transport: Transport, options: DeliverOptions): P
 
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(options.headers ?? {})) {
+    if (!HEADER_NAME.test(name) || typeof value !== "string" || !HEADER_VALUE.test(value)) {
+      return { outcome: { kind: "final" }, durationMs: elapsed(), error: `invalid header ${JSON.stringify(name)}` };
+    }
     const lower = name.toLowerCase();
     if (!RESERVED.has(lower) && !(lower in signed)) headers[lower] = value;
   }

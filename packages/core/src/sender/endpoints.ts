@@ -1,7 +1,7 @@
 import type { DeliveryStore, Endpoint, EndpointPatch, EndpointSecret, Page } from "../engine/types";
 import { HooklineError } from "../errors";
 import { generateKeyPair } from "../keys";
-import { inRanges, parseAddress, type Range } from "../net/addresses";
+import { inRanges, parseAddress, type Range } from "../net";
 import { randomId } from "../random";
 import { generateSecret } from "../webhook";
 

@@ -1,7 +1,7 @@
 import { memoryDeliveries } from "../engine/memory";
 import type { Delivery, Endpoint, Message } from "../engine/types";
 import { HooklineError } from "../errors";
-import { parseRange } from "../net/addresses";
+import { parseRange } from "../net";
 import { randomId } from "../random";
 import { type EventSchemas, schemaFor, type UntypedCatalog, validateData } from "../receiver/events";
 import { consoleLogger } from "../receiver/log";

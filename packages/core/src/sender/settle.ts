@@ -63,7 +63,7 @@ export function retryDelay(
  * - 410 or `webhook-delivery: disable` → the endpoint is disabled (`gone`); the delivery stays `pending` on its
  *   schedule and resumes when the endpoint is enabled;
  * - another 4xx, a 3xx, `abort-message`, a refused URL → `failed`;
- * - 408, 429, 5xx, a timeout or network error → `pending` on the schedule, or `exhausted` when it has no more;
+ * - 408, 409, 429, 5xx, a timeout or network error → `pending` on the schedule, or `exhausted` when it has no more;
  * - an exhausted delivery starts the endpoint's failing run, or disables it (`failing`) once the run has lasted
  *   `disableAfter`.
  */

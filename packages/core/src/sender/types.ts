@@ -120,7 +120,7 @@ export interface SenderOptions<Catalog extends EventSchemas = UntypedCatalog> {
    */
   leaseMs?: number;
   /**
-   * How an endpoint's `Retry-After` (on 408, 429, 5xx) moves the schedule.
+   * How an endpoint's `Retry-After` (on 408, 409, 429, 5xx) moves the schedule.
    * @default { maxFactor: 2, minMs: 60_000 }: up to twice the scheduled delay, and at least a minute after a 429
    * or a timeout
    */

@@ -79,6 +79,17 @@ describe("deliver", () => {
     await verify({ secret, payload: request!.body, headers: request!.headers as Record<string, string> });
   });
 
+  it("sends credentials in the URL as Basic authorization, not in the request line", async () => {
+    const base = new URL(server.origin);
+    const url = `http://hook%40user:p%3Ass@${base.host}/hooks?x=1`;
+    answer = (_, response) => response.end("ok");
+    const result = await agent.deliver({ url, payload, id: "msg_1", secret });
+    expect(result.outcome.kind).toBe("success");
+    const received = server.requests.at(-1)!;
+    expect(received.path).toBe("/hooks?x=1");
+    expect(received.headers.authorization).toBe(`Basic ${Buffer.from("hook@user:p:ss").toString("base64")}`);
+  });
+
   it("signs with the scheme it is given", async () => {
     const { request } = await attempt((_, response) => response.end(), { scheme: github(), secret: "gh-secret" });
     expect(request?.headers["x-hub-signature-256"]).toMatch(/^sha256=[0-9a-f]{64}$/);
@@ -151,6 +162,20 @@ describe("deliver", () => {
     const result = await agent.deliver({ url: closed.origin, payload, id: "msg_1", secret });
     expect(result.outcome).toEqual({ kind: "retry" });
     expect(result.error).toMatch(/ECONNREFUSED/);
+  });
+
+  it("ends an attempt with a header that cannot be sent as final, sending nothing", async () => {
+    const before = server.requests.length;
+    for (const headers of [
+      { "x-a": "one\r\nx-injected: 1" },
+      { "bad name": "v" },
+      { "x-nul": "a\0b" },
+      { "x-emoji": "🎉" },
+    ] as Record<string, string>[]) {
+      const result = await agent.deliver({ url: server.origin, payload, id: "msg_1", secret, headers });
+      expect(result).toMatchObject({ outcome: { kind: "final" }, error: expect.stringMatching(/^invalid header/) });
+    }
+    expect(server.requests.length).toBe(before);
   });
 
   it("ends a URL that cannot be delivered to as final, without throwing", async () => {

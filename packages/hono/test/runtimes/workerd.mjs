@@ -6,6 +6,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { generateKeyPair, github, hmac, stripe } from "@hookline/core";
 import { signedDelivery } from "@hookline/core/testing";
+import { wranglerBundle } from "../../../../.ci/wrangler.mjs";
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 // esbuild is the workspace's; Miniflare (Node ≥ 22 only) is installed outside the workspace by runtimes.sh.
@@ -13,16 +14,7 @@ const { build } = await import("esbuild");
 const runtimes = createRequire(`${process.env.HOOKLINE_RUNTIMES_DIR}/package.json`);
 const { Miniflare } = runtimes("miniflare");
 
-const bundle = await build({
-  entryPoints: [here("./worker.ts")],
-  bundle: true,
-  write: false,
-  format: "esm",
-  platform: "neutral",
-  conditions: ["workerd", "worker", "browser"],
-  mainFields: ["module", "main"],
-  minify: true,
-});
+const bundle = await build({ ...wranglerBundle, entryPoints: [here("./worker.ts")] });
 const script = bundle.outputFiles[0].text;
 const mf = new Miniflare({ modules: true, script, compatibilityDate: "2026-07-01" });
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
