@@ -19,6 +19,7 @@ const SUITES = {
   "durable-bullmq": () => import("./suites/durable-bullmq.mjs"),
   inbox: () => import("./suites/inbox.mjs"),
   "durable-postgres": () => import("./suites/durable-postgres.mjs"),
+  "inbox-postgres": () => import("./suites/inbox-postgres.mjs"),
 };
 
 const args = process.argv.slice(2);

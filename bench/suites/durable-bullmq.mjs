@@ -5,10 +5,9 @@
 //
 // These figures are about durability, so Redis runs as production would: a redis-server of the suite's own with
 // `appendonly yes`, `appendfsync everysec` and `maxmemory-policy noeviction`, its settings printed with the results.
-import { fork, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSender, generateSecret } from "@hookline/core";
@@ -16,6 +15,7 @@ import { bullmqDeliveries } from "@hookline/redis/bullmq";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { formatRatio, installedVersion, percentile, table } from "../lib/harness.mjs";
+import { forkReady, freePort, stopChild } from "../lib/processes.mjs";
 
 const WORKER = new URL("../lib/durable-bullmq-worker.mjs", import.meta.url);
 const RECEIVER = new URL("../lib/durable-receiver.mjs", import.meta.url);
@@ -29,15 +29,6 @@ const median = (values) =>
 
 export const peerVersions = () =>
   Object.fromEntries(["bullmq", "ioredis"].map((name) => [name, installedVersion(name)]));
-
-async function freePort() {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address();
-  server.close();
-  await once(server, "close");
-  return port;
-}
 
 /** A redis-server of the suite's own, configured for durability. */
 async function startRedis() {
@@ -63,23 +54,6 @@ async function startRedis() {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-async function forkReady(file, config, ready) {
-  const child = fork(file, [JSON.stringify(config)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const [message] = await once(child, "message");
-  if (!ready(message)) throw new Error(`unexpected first message from ${file}: ${JSON.stringify(message)}`);
-  return { child, message };
-}
-
-/** Stops a worker process; resolves the CPU time it used while working, in µs. */
-async function stopChild(child) {
-  const exited = once(child, "exit");
-  const reply = once(child, "message");
-  child.send("stop");
-  const [{ cpuUs }] = await reply;
-  await exited;
-  return cpuUs;
 }
 
 export async function run({ quick, log }) {
@@ -153,7 +127,7 @@ export async function run({ quick, log }) {
       store,
       /** Stops the workers; resolves the CPU time they used, in µs. */
       async stop() {
-        const cpu = await Promise.all(children.map(({ child }) => stopChild(child)));
+        const cpu = await Promise.all(children.map(({ child }) => stopChild(child).then(({ cpuUs }) => cpuUs)));
         await sender.stop();
         await store.close();
         return cpu.reduce((sum, us) => sum + us, 0);
@@ -212,7 +186,7 @@ export async function run({ quick, log }) {
     while ((await delivered(paths)) < target) await sleep(5);
     const perSecond = (messages * paths.length) / ((performance.now() - started) / 1000);
     const redisCpu = (await redisCpuUs()) - redisBefore;
-    const cpu = await Promise.all(children.map(({ child }) => stopChild(child)));
+    const cpu = await Promise.all(children.map(({ child }) => stopChild(child).then(({ cpuUs }) => cpuUs)));
     await queue.obliterate({ force: true });
     await queue.close();
     const workersCpu = cpu.reduce((sum, us) => sum + us, 0);

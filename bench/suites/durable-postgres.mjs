@@ -1,23 +1,10 @@
-// The `durable-postgres` suite, the PostgreSQL half of the `durable` benchmarks: deliveries/s from 1 and 3 worker
-// processes on `postgresDeliveries` to a loopback Hookline receiver, against a bare `SELECT … FOR UPDATE SKIP
-// LOCKED` + POST loop (the floor) in the same run; created → delivered p50/p95; `send` p50/p95 inside a
-// transaction; and head-of-line isolation (one endpoint that always hangs to the timeout must leave the others
-// ≥ 90% of their throughput).
-//
-// These figures are about durability, so PostgreSQL runs as production would: a throwaway cluster of the suite's
-// own with fsync and synchronous_commit on (the defaults; the test services run with fsync off), its settings
-// printed with the results.
-import { execFile, fork } from "node:child_process";
 import { once } from "node:events";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { createSender, generateSecret } from "@hookline/core";
 import { postgresDeliveries } from "@hookline/postgres";
 import pg from "pg";
 import { formatRatio, installedVersion, percentile, table } from "../lib/harness.mjs";
+import { postgresSettings, startPostgres } from "../lib/postgres-cluster.mjs";
+import { forkReady, stopChild } from "../lib/processes.mjs";
 
 const WORKER = new URL("../lib/durable-postgres-worker.mjs", import.meta.url);
 const RECEIVER = new URL("../lib/durable-receiver.mjs", import.meta.url);
@@ -28,60 +15,8 @@ const median = (values) =>
     [...values].sort((a, b) => a - b),
     0.5,
   );
-const execute = promisify(execFile);
 
 export const peerVersions = () => Object.fromEntries(["pg"].map((name) => [name, installedVersion(name)]));
-
-async function freePort() {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address();
-  server.close();
-  await once(server, "close");
-  return port;
-}
-
-/** initdb/pg_ctl as the postgres user when we are root (PostgreSQL refuses to run as root). */
-function asPostgres(tool, args) {
-  if (process.getuid?.() !== 0) return execute(tool, args, { timeout: 120_000 });
-  const quote = (word) => `'${word.replaceAll("'", `'\\''`)}'`;
-  return execute("su", ["postgres", "-s", "/bin/sh", "-c", [tool, ...args].map(quote).join(" ")], { timeout: 120_000 });
-}
-
-/** A PostgreSQL cluster of the suite's own, with the durability settings left at their defaults (on). */
-async function startPostgres() {
-  const dir = mkdtempSync(join(tmpdir(), "hookline-bench-pg-"));
-  chmodSync(dir, 0o777);
-  const data = join(dir, "data");
-  const port = await freePort();
-  await asPostgres("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"]);
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c max_connections=200`;
-  await asPostgres("pg_ctl", ["-D", data, "-l", join(dir, "log"), "-w", "-o", options, "start"]);
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    async stop() {
-      await asPostgres("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]).catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function forkReady(file, config, ready) {
-  const child = fork(file, [JSON.stringify(config)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const [message] = await once(child, "message");
-  if (!ready(message)) throw new Error(`unexpected first message from ${file}: ${JSON.stringify(message)}`);
-  return { child, message };
-}
-
-/** Stops a worker process; resolves the CPU time it used while working, in µs. */
-async function stopChild(child) {
-  const exited = once(child, "exit");
-  const reply = once(child, "message");
-  child.send("stop");
-  const [{ cpuUs }] = await reply;
-  await exited;
-  return cpuUs;
-}
 
 export async function run({ quick, log }) {
   const postgres = await startPostgres();
@@ -98,11 +33,7 @@ export async function run({ quick, log }) {
     const now = await counts();
     return paths.reduce((sum, path) => sum + (now[path] ?? 0), 0);
   };
-  const show = async (name) => (await pool.query(`SHOW ${name}`)).rows[0][name];
-  const settings = {};
-  for (const name of ["server_version", "fsync", "synchronous_commit", "wal_sync_method", "full_page_writes"]) {
-    settings[name] = await show(name);
-  }
+  const settings = await postgresSettings(pool);
   log(
     `\ndurable-postgres: PostgreSQL ${Object.entries(settings)
       .map(([k, v]) => `${k}=${v}`)
@@ -142,7 +73,7 @@ export async function run({ quick, log }) {
       store,
       /** Stops the workers; resolves the CPU time they used, in µs. */
       async stop() {
-        const cpu = await Promise.all(children.map(({ child }) => stopChild(child)));
+        const cpu = await Promise.all(children.map(({ child }) => stopChild(child).then(({ cpuUs }) => cpuUs)));
         await sender.stop();
         return cpu.reduce((sum, us) => sum + us, 0);
       },
@@ -192,7 +123,7 @@ export async function run({ quick, log }) {
     const target = before + messages * paths.length;
     while ((await delivered(paths)) < target) await sleep(5);
     const perSecond = (messages * paths.length) / ((performance.now() - started) / 1000);
-    const cpu = await Promise.all(children.map(({ child }) => stopChild(child)));
+    const cpu = await Promise.all(children.map(({ child }) => stopChild(child).then(({ cpuUs }) => cpuUs)));
     return { perSecond, cpuUs: cpu.reduce((sum, us) => sum + us, 0) / (messages * paths.length) };
   }
 

@@ -1,6 +1,5 @@
 import {
   type Attempt,
-  type ClaimLoop,
   claimLoop,
   claimToken,
   type Delivery,
@@ -24,7 +23,8 @@ import {
   transactionDriver,
 } from "./client";
 import { deliveryStatements } from "./delivery-statements";
-import { canListen, type Listener, listen } from "./listen";
+import { engineWorkers, json, purgeInBatches, whileLeased } from "./engine";
+import { canListen } from "./listen";
 import { DEFAULT_DELIVERY_PREFIX, deliverySchema, deliveryTables, migration } from "./schema";
 import { positive } from "./store";
 
@@ -124,11 +124,6 @@ const ATTEMPT_FIELDS = [
   "error",
 ] as const satisfies readonly (keyof Attempt)[];
 
-/** A json column from any driver: parsed already, or its text (a port over a driver that does not parse json). */
-function json<T>(value: unknown): T {
-  return (typeof value === "string" ? JSON.parse(value) : value) as T;
-}
-
 const endpointFrom = (row: Row): Endpoint => present<Endpoint>(row, ENDPOINT_FIELDS);
 const deliveryFrom = (row: Row): Delivery => present<Delivery>(row, DELIVERY_FIELDS);
 const messageFrom = (row: Row): Message => present<Message>(row, MESSAGE_FIELDS);
@@ -186,32 +181,11 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
   const db: Database = database(options.client, timeoutMs, names);
   const sql = deliveryStatements(tables);
   const channel = tables.deliveries.name;
-  const listeners = new Set<Listener>();
-  // This process's workers: woken directly by its own enqueues, without waiting for the notification.
-  const loops = new Set<ClaimLoop>();
+  const workers = engineWorkers(options.client, db, channel);
+  const notify = workers.notify;
 
   const rows = async (statement: string, params: SqlParameter[] = [], on: Database = db) =>
     (await on.query(statement, params)).map((row) => json<Row>(row[0]));
-
-  // Without a caller's transaction the notification is sent after the enqueue commits, in a statement of its
-  // own: a NOTIFY inside a writing transaction holds a database-wide lock through that commit's WAL flush, which
-  // would serialise every enqueue. Concurrent enqueues share one notification.
-  let notifying: Promise<void> | undefined;
-  let notifyAgain = false;
-  const notify = () => {
-    for (const loop of loops) loop.wake();
-    if (notifying) {
-      notifyAgain = true;
-      return;
-    }
-    notifying = (async () => {
-      do {
-        notifyAgain = false;
-        await db.query("SELECT pg_notify($1::text, '')", [channel]).catch(() => {}); // workers poll too
-      } while (notifyAgain);
-      notifying = undefined;
-    })();
-  };
 
   const dueIn = async (perKey: number | null): Promise<number | undefined> => {
     const [row] = await db.query(sql.dueIn, [perKey]);
@@ -257,18 +231,10 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
     return recorded;
   };
 
-  // The attempt was made: recording it is worth a few tries while the database is briefly away (a restart, a
-  // failover), as long as the lease could still hold. Past it, the delivery is handed out again anyway.
-  const settleWhileLeased = async (job: DeliveryJob, settlement: Settlement, leaseEnds: number) => {
+  // The attempt was made: recording it is worth a few tries while the database is briefly away.
+  const settleWhileLeased = (job: DeliveryJob, settlement: Settlement, leaseEnds: number) => {
     const attemptId = `att_${claimToken()}`;
-    for (let wait = 100; ; wait = Math.min(wait * 2, 2_000)) {
-      try {
-        return await settle(job, settlement, attemptId);
-      } catch (error) {
-        if (Date.now() + wait >= leaseEnds) throw error;
-        await new Promise((resolve) => setTimeout(resolve, wait));
-      }
-    }
+    return whileLeased(() => settle(job, settlement, attemptId), leaseEnds);
   };
 
   const store: PostgresDeliveries = {
@@ -370,7 +336,7 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
           channel,
         ]);
         const requeued = Number(row?.[0] ?? 0);
-        if (requeued > 0) for (const loop of loops) loop.wake();
+        if (requeued > 0) workers.wake();
         return requeued;
       },
       dueIn: () => dueIn(null),
@@ -406,47 +372,13 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
         dueIn: () => dueIn(perKeyConcurrency),
         onError: report,
       });
-      loops.add(loop);
-      let stopping = false;
-      let listener: Listener | undefined;
-      const listening = listen(options.client, channel, loop.wake, report).then(
-        (subscribed) => {
-          listener = subscribed;
-          if (subscribed) listeners.add(subscribed);
-        },
-        report, // the worker polls
-      );
-      return {
-        async stop() {
-          if (stopping) return;
-          stopping = true;
-          loops.delete(loop);
-          await loop.stop();
-          await listening;
-          if (listener) {
-            listeners.delete(listener);
-            await listener.close();
-          }
-        },
-      };
+      return workers.start(loop, report);
     },
     async migrate() {
       await db.query(migration(deliverySchema(tables)));
     },
-    async purge({ olderThan }) {
-      const before = olderThan instanceof Date ? olderThan.getTime() : olderThan;
-      let total = 0;
-      for (;;) {
-        const [row] = await db.query(sql.purge, [before, 1_000]);
-        const purged = Number(row?.[0] ?? 0);
-        total += purged;
-        if (purged < 1_000) return total;
-      }
-    },
-    async close() {
-      await Promise.all([...listeners].map((listener) => listener.close()));
-      listeners.clear();
-    },
+    purge: ({ olderThan }) => purgeInBatches(db, sql.purge, olderThan),
+    close: () => workers.close(),
   };
   return Object.assign(store, { claim, settle }) as PostgresDeliveries;
 }

@@ -4,9 +4,9 @@ import type { DeliveryTables } from "./schema";
 // "now" is always the database's statement_timestamp(), so that no worker's clock decides a due time or a lease.
 // Rows come back as one json column: every driver (and an ORM's port) parses it the same way.
 
-const ms = (column: string) => `floor(extract(epoch FROM ${column}) * 1000)::float8`;
-const at = (parameter: string) => `to_timestamp(${parameter}::float8 / 1000)`;
-const later = (parameter: string) => `statement_timestamp() + ${parameter}::float8 * interval '1 millisecond'`;
+export const ms = (column: string) => `floor(extract(epoch FROM ${column}) * 1000)::float8`;
+export const at = (parameter: string) => `to_timestamp(${parameter}::float8 / 1000)`;
+export const later = (parameter: string) => `statement_timestamp() + ${parameter}::float8 * interval '1 millisecond'`;
 
 const endpointJson = (e: string) => `json_build_object(
   'id', ${e}.id, 'url', ${e}.url, 'tenant', ${e}.tenant, 'types', ${e}.types, 'headers', ${e}.headers,

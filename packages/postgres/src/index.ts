@@ -25,5 +25,12 @@ export type {
 } from "./client";
 export { type PostgresDeadLetters, type PostgresDeadLettersOptions, postgresDeadLetters } from "./dead-letters";
 export { type PostgresDeliveries, type PostgresDeliveriesOptions, postgresDeliveries } from "./deliveries";
+export {
+  type InboxTransaction,
+  type InboxTransactionOf,
+  type PostgresInbox,
+  type PostgresInboxOptions,
+  postgresInbox,
+} from "./inbox";
 export { type PostgresSchemaOptions, postgresSchema } from "./schema";
 export { type PostgresStore, type PostgresStoreOptions, postgresStore } from "./store";

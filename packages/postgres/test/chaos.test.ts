@@ -1,11 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { createSender, generateSecret } from "@hookline/core";
 import { serviceUrl } from "@hookline/core/testing";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresDeliveries } from "../src/index";
 import { has, startProcess, type TestProcess } from "./processes";
-import { clusterToolsAvailable, startThrowawayCluster, type ThrowawayCluster } from "./throwaway-cluster";
+import { clusterToolsAvailable, throwawayClusterForSuite } from "./throwaway-cluster";
 
 // The chaos run: 3 sender worker processes on a PostgreSQL of our own, 2 Hookline receiver processes sharing a
 // Redis idempotency store (one endpoint each), 2 000 messages. Receivers answer 500 to 10% of requests and never
@@ -19,22 +18,12 @@ const worker = (path: string) => new URL(path, import.meta.url).pathname;
 
 describe.skipIf(!redisUrl)("chaos: sender workers, receivers, a killed worker and a database outage", async () => {
   const tools = await clusterToolsAvailable();
-  let cluster: ThrowawayCluster;
-  let admin: pg.Pool;
-  beforeAll(async () => {
-    if (!tools) return;
-    cluster = await startThrowawayCluster();
-    admin = new pg.Pool({ connectionString: cluster.url, max: 12, connectionTimeoutMillis: 2_000 });
-    admin.on("error", () => {});
-  }, 60_000);
-  afterAll(async () => {
-    await admin?.end().catch(() => {});
-    await cluster?.destroy();
-  });
+  const suite = throwawayClusterForSuite(tools, { beforeAll, afterAll });
 
   it.skipIf(!tools)(
     "delivers every message to every endpoint, each processed once, nothing stuck, every attempt logged",
     async () => {
+      const { cluster, admin } = suite;
       const secret = generateSecret();
       const store = postgresDeliveries({ client: admin, timeoutMs: 2_000 });
       await store.migrate();

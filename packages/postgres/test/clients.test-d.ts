@@ -1,8 +1,16 @@
-import type { PGlite } from "@electric-sql/pglite";
+import type { PGlite, Transaction } from "@electric-sql/pglite";
 import type pg from "pg";
 import type postgres from "postgres";
 import { describe, expectTypeOf, it } from "vitest";
-import { type PostgresClient, postgresDeadLetters, postgresStore } from "../src/index";
+import {
+  type InboxTransactionOf,
+  type PostgresClient,
+  type PostgresInbox,
+  postgresDeadLetters,
+  postgresInbox,
+  postgresStore,
+  type SqlPort,
+} from "../src/index";
 
 describe("the client option", () => {
   it("takes node-postgres pools and clients", () => {
@@ -27,5 +35,31 @@ describe("the client option", () => {
     postgresStore({ client: {} });
     // @ts-expect-error a connection string is not a client
     postgresDeadLetters({ client: "postgres://127.0.0.1/app" });
+  });
+});
+
+describe("the inbox's transaction (context.tx)", () => {
+  it("is what each client's own transaction is", () => {
+    expectTypeOf<InboxTransactionOf<pg.Pool>>().toEqualTypeOf<pg.PoolClient>();
+    expectTypeOf<InboxTransactionOf<postgres.Sql>>().toEqualTypeOf<postgres.TransactionSql>();
+    expectTypeOf<InboxTransactionOf<PGlite>>().toEqualTypeOf<Transaction>();
+    // One connection cannot hold a transaction per job.
+    expectTypeOf<InboxTransactionOf<pg.Client>>().toBeNever();
+  });
+
+  it("reaches the handlers through the inbox's type", () => {
+    expectTypeOf(postgresInbox({ client: {} as pg.Pool })).toExtend<PostgresInbox<pg.PoolClient>>();
+    expectTypeOf(postgresInbox({ client: {} as PGlite })).toExtend<PostgresInbox<Transaction>>();
+    expectTypeOf(postgresInbox({ client: {} as PGlite })).not.toExtend<PostgresInbox<pg.PoolClient>>();
+  });
+
+  it("is an ORM's own transaction through the port", () => {
+    const inbox = postgresInbox({
+      client: {} as pg.Pool,
+      transaction: <T>(run: (port: SqlPort, tx: { orm: true }) => Promise<T>) =>
+        run({ query: async () => [] }, { orm: true }),
+    });
+    expectTypeOf(inbox).toExtend<PostgresInbox<{ orm: true }>>();
+    expectTypeOf(inbox).not.toExtend<PostgresInbox<pg.PoolClient>>();
   });
 });

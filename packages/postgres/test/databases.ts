@@ -1,7 +1,13 @@
 import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import postgres from "postgres";
-import { type PostgresClient, postgresDeadLetters, postgresDeliveries, postgresStore } from "../src/index";
+import {
+  type PostgresClient,
+  postgresDeadLetters,
+  postgresDeliveries,
+  postgresInbox,
+  postgresStore,
+} from "../src/index";
 
 /** A database for one test file: a client, and a schema of its own so files sharing a server never meet. */
 export interface TestDatabase {
@@ -28,6 +34,7 @@ async function inSchema(schema: string, client: PostgresClient, close: () => Pro
   await postgresDeadLetters({ client, table: deadLetterTable }).migrate();
   const tablePrefix = `${schema}.hookline_`;
   await postgresDeliveries({ client, tablePrefix }).migrate();
+  await postgresInbox({ client, table: `${schema}.hookline_inbox` }).migrate();
   return { client, schema, table, deadLetterTable, tablePrefix, close };
 }
 

@@ -61,9 +61,10 @@ describe("postgresStore on PGlite", () => {
       ).rows,
     });
     const fromFile = await shape("from_file");
-    expect(fromFile.columns).toHaveLength(59);
-    // Six primary keys; the stores' expiry/order indexes; the sender's for dispatch, listings and the log.
-    expect(fromFile.indexes).toHaveLength(16);
+    expect(fromFile.columns).toHaveLength(74);
+    // Seven primary keys; the stores' expiry/order indexes; the sender's for dispatch, listings and the log; the
+    // inbox's for claims, order keys and purge.
+    expect(fromFile.indexes).toHaveLength(20);
     expect(await shape(database.schema)).toEqual(fromFile);
 
     const onFileTables = postgresStore({ client: pglite, table: "from_file.hookline_idempotency" });

@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import pg from "pg";
 
 const run = promisify(execFile);
 
@@ -120,4 +121,30 @@ export async function startThrowawayCluster(): Promise<ThrowawayCluster> {
       rmSync(directory, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A throwaway cluster and an admin pool on it for the suites of one `describe`: started before them (when the
+ * tools are there), destroyed after. Read `cluster` and `admin` inside the tests.
+ */
+export function throwawayClusterForSuite(
+  tools: boolean,
+  {
+    beforeAll,
+    afterAll,
+  }: { beforeAll(fn: () => Promise<void>, timeout?: number): void; afterAll(fn: () => Promise<void>): void },
+  poolSize = 12,
+): { readonly cluster: ThrowawayCluster; readonly admin: pg.Pool } {
+  const held = {} as { cluster: ThrowawayCluster; admin: pg.Pool };
+  beforeAll(async () => {
+    if (!tools) return;
+    held.cluster = await startThrowawayCluster();
+    held.admin = new pg.Pool({ connectionString: held.cluster.url, max: poolSize, connectionTimeoutMillis: 2_000 });
+    held.admin.on("error", () => {});
+  }, 60_000);
+  afterAll(async () => {
+    await held.admin?.end().catch(() => {});
+    await held.cluster?.destroy();
+  });
+  return held;
 }
