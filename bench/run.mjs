@@ -17,6 +17,7 @@ const SUITES = {
   send: () => import("./suites/send.mjs"),
   "durable-bullmq": () => import("./suites/durable-bullmq.mjs"),
   inbox: () => import("./suites/inbox.mjs"),
+  "inbox-bullmq": () => import("./suites/inbox-bullmq.mjs"),
 };
 
 const args = process.argv.slice(2);

@@ -1,5 +1,8 @@
 // Measurement harness shared by the suites: mitata's `measure` for the timing loops, driven in interleaved rounds
 // so a burst of noise on the shared machine lands on one round of every case instead of all rounds of one case.
+
+import { fork } from "node:child_process";
+import { once } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { measure } from "mitata";
@@ -154,4 +157,12 @@ export function installedVersion(name) {
     if (parent.href === dir.href) return "unknown";
     dir = parent;
   }
+}
+
+/** Forks `file` with `config` as its argument; resolves once its first message passes `ready`. */
+export async function forkReady(file, config, ready) {
+  const child = fork(file, [JSON.stringify(config)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const [message] = await once(child, "message");
+  if (!ready(message)) throw new Error(`unexpected first message from ${file}: ${JSON.stringify(message)}`);
+  return { child, message };
 }

@@ -5,17 +5,13 @@
 //
 // These figures are about durability, so Redis runs as production would: a redis-server of the suite's own with
 // `appendonly yes`, `appendfsync everysec` and `maxmemory-policy noeviction`, its settings printed with the results.
-import { fork, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createSender, generateSecret } from "@hookline/core";
 import { bullmqDeliveries } from "@hookline/redis/bullmq";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { formatRatio, installedVersion, percentile, table } from "../lib/harness.mjs";
+import { forkReady, formatRatio, installedVersion, percentile, table } from "../lib/harness.mjs";
+import { formatSettings, redisSettings, startRedis } from "../lib/redis-server.mjs";
 
 const WORKER = new URL("../lib/durable-bullmq-worker.mjs", import.meta.url);
 const RECEIVER = new URL("../lib/durable-receiver.mjs", import.meta.url);
@@ -29,48 +25,6 @@ const median = (values) =>
 
 export const peerVersions = () =>
   Object.fromEntries(["bullmq", "ioredis"].map((name) => [name, installedVersion(name)]));
-
-async function freePort() {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address();
-  server.close();
-  await once(server, "close");
-  return port;
-}
-
-/** A redis-server of the suite's own, configured for durability. */
-async function startRedis() {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "hookline-bench-redis-"));
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", ""];
-  args.push("--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction");
-  const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "inherit"] });
-  let output = "";
-  await new Promise((resolve, reject) => {
-    child.stdout.on("data", (chunk) => {
-      output += chunk;
-      if (output.includes("Ready to accept connections")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`redis-server exited with ${code}: ${output}`)));
-  });
-  child.stdout.resume();
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    async stop() {
-      child.kill("SIGKILL");
-      await once(child, "exit");
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function forkReady(file, config, ready) {
-  const child = fork(file, [JSON.stringify(config)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const [message] = await once(child, "message");
-  if (!ready(message)) throw new Error(`unexpected first message from ${file}: ${JSON.stringify(message)}`);
-  return { child, message };
-}
 
 /** Stops a worker process; resolves the CPU time it used while working, in µs. */
 async function stopChild(child) {
@@ -103,23 +57,8 @@ export async function run({ quick, log }) {
     const now = await counts();
     return paths.reduce((sum, path) => sum + (now[path] ?? 0), 0);
   };
-  const [appendonly, appendfsync, policy, info] = await Promise.all([
-    connection.config("GET", "appendonly"),
-    connection.config("GET", "appendfsync"),
-    connection.config("GET", "maxmemory-policy"),
-    connection.info("server"),
-  ]);
-  const settings = {
-    redis: /redis_version:(\S+)/.exec(info)?.[1],
-    appendonly: appendonly[1],
-    appendfsync: appendfsync[1],
-    "maxmemory-policy": policy[1],
-  };
-  log(
-    `\ndurable-bullmq: redis ${Object.entries(settings)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(" ")}`,
-  );
+  const settings = await redisSettings(connection);
+  log(`\ndurable-bullmq: redis ${formatSettings(settings)}`);
 
   let run = 0;
   const messages = quick ? 300 : 1_000;

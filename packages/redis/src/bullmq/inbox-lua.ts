@@ -28,20 +28,27 @@ end
 
 const script = (body: string): LuaScript => ({ source: COMMON + body });
 
-/** ARGV: id, event JSON, order key ("" none). Returns {1, jobs} when stored, {0} when the id is held. */
+/**
+ * ARGV: id, event JSON, order key ("" none). Returns 1 when stored, 0 when the id is held. A stored event is
+ * queued at version 1 (or waits behind its key's first): the caller sends the job `<id>-1` right behind this
+ * script, on the same connection, without waiting for its reply.
+ */
 export const INBOX_ENQUEUE = script(`local id, key = ARGV[1], ARGV[3]
 local e = ekey(id)
-if redis.call("EXISTS", e) == 1 then return {0} end
-redis.call("HSET", e, "event", ARGV[2], "status", "pending", "attempts", 0, "key", key, "_v", 0)
+if redis.call("EXISTS", e) == 1 then return 0 end
+redis.call("HSET", e, "event", ARGV[2], "status", "pending", "attempts", 0, "key", key, "_v", 1)
 if key ~= "" then
   redis.call("ZADD", kkey(key), redis.call("INCR", P .. "inbox:sequence"), id)
   if redis.call("ZCARD", kkey(key)) > 1 then
+    -- Its job, if any, is stale: the settlement that ends the one before it queues it at a new version.
+    bump(e)
     redis.call("HSET", e, "_place", "waiting")
-    return {1, jobs}
+    return 1
   end
 end
-queue_event(id, e, t)
-return {1, jobs}`);
+redis.call("HSET", e, "_place", "queued")
+redis.call("ZADD", P .. "inbox:due", t, id)
+return 1`);
 
 /**
  * ARGV: id, job version, lease token, lease ms. Returns one of:

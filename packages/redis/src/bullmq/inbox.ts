@@ -85,10 +85,14 @@ export function bullmqInbox(options: BullmqInboxOptions): InboxStore {
   const sweepIntervalMs = positive("sweepIntervalMs", options.sweepIntervalMs ?? 5_000, 2_147_483_647);
 
   async function enqueue(event: InboxEvent): Promise<{ created: boolean }> {
-    const reply = await run<[number, Flat?]>(INBOX_ENQUEUE, [event.id, JSON.stringify(event), event.orderKey ?? ""]);
-    if (Number(reply[0]) !== 1) return { created: false };
-    await addJobs(reply[1] ?? []);
-    return { created: true };
+    // One round trip: the job goes out right behind the script, on the same connection, so Redis runs the store
+    // first. The job of a duplicate or of an event waiting behind its key finds nothing to claim (its version is
+    // stale); a job whose add failed after the store is added by the repair round.
+    const [created] = await Promise.all([
+      run<number>(INBOX_ENQUEUE, [event.id, JSON.stringify(event), event.orderKey ?? ""]),
+      addJobs([event.id, "1", "0"]),
+    ]);
+    return { created: Number(created) === 1 };
   }
 
   async function get(id: string): Promise<InboxRecord | undefined> {
