@@ -13,9 +13,8 @@ import {
   type Worker,
   type WorkOptions,
 } from "@hookline/core";
-import type { Cluster, Redis } from "ioredis";
 import { positive } from "../scripts";
-import { type Flat, jobEngine, leaseWorker } from "./jobs";
+import { type EngineConnectionOptions, type Flat, jobEngine, leaseWorker, recordSettlement } from "./jobs";
 import {
   CLAIM,
   CREATE_ENDPOINT,
@@ -31,13 +30,7 @@ import {
 } from "./lua";
 
 /** Options of {@link bullmqDeliveries}. */
-export interface BullmqDeliveriesOptions {
-  /**
-   * An ioredis `Redis` or `Cluster`, created with `maxRetriesPerRequest: null` as BullMQ's workers require. The
-   * engine sends its own commands and its queue's on it; each worker duplicates it once for BullMQ's blocking
-   * reads and closes that copy on `stop()`. The connection itself stays yours to close.
-   */
-  connection: Redis | Cluster;
+export interface BullmqDeliveriesOptions extends EngineConnectionOptions {
   /**
    * Put before every key: the engine's own (`<prefix>:delivery:<id>`, …) and its BullMQ queue's
    * (`<prefix>:jobs:…`). In a Redis Cluster it must be a hash tag, `{…}`, so that every key is in one slot.
@@ -121,7 +114,6 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
   const engine = jobEngine(options, QUEUE);
   const { connection, prefix, run, addJobs } = engine;
   const retentionMs = positive("retentionMs", options.retentionMs ?? 30 * DAY);
-  const sweepIntervalMs = positive("sweepIntervalMs", options.sweepIntervalMs ?? 5_000, 2_147_483_647);
 
   /** An endpoint or a delivery, read in one HGETALL. */
   async function readHash<T>(key: string): Promise<T | undefined> {
@@ -253,13 +245,7 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
   function work(processor: Processor<DeliveryJob, Settlement>, workOptions: WorkOptions): Worker {
     const perKey = positive("perKeyConcurrency", workOptions.perKeyConcurrency);
     const leaseMs = workOptions.leaseMs;
-    return leaseWorker({
-      engine,
-      name: QUEUE,
-      concurrency: workOptions.concurrency,
-      leaseMs,
-      sweepIntervalMs,
-      onError: workOptions.onError,
+    return leaseWorker(engine, QUEUE, workOptions, {
       sweep: () => run<Flat>(SWEEP, [leaseMs, perKey, 500]),
       async run(job, busy, report) {
         const { d, v } = job.data;
@@ -289,7 +275,7 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
         const { next, endpoint } = settlement;
         const failingSince =
           endpoint?.failingSince === undefined ? "" : endpoint.failingSince === null ? "null" : endpoint.failingSince;
-        try {
+        await recordSettlement(engine, report, workOptions.onSettled, deliveryJob, settlement, async () => {
           const [, jobs] = await run<[string, Flat]>(SETTLE, [
             d,
             leaseToken,
@@ -304,17 +290,8 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
             perKey,
             retentionMs,
           ]);
-          await addJobs(jobs);
-        } catch (error) {
-          report(error);
-          throw error;
-        } finally {
-          try {
-            workOptions.onSettled?.(deliveryJob, settlement);
-          } catch (error) {
-            report(error);
-          }
-        }
+          return jobs;
+        });
       },
     });
   }

@@ -10,19 +10,12 @@ import {
   type Processor,
   type Worker,
 } from "@hookline/core";
-import type { Cluster, Redis } from "ioredis";
 import { positive } from "../scripts";
 import { INBOX_CLAIM, INBOX_ENQUEUE, INBOX_SETTLE, INBOX_SWEEP } from "./inbox-lua";
-import { type Flat, jobEngine, leaseWorker } from "./jobs";
+import { type EngineConnectionOptions, type Flat, jobEngine, leaseWorker, recordSettlement } from "./jobs";
 
 /** Options of {@link bullmqInbox}. */
-export interface BullmqInboxOptions {
-  /**
-   * An ioredis `Redis` or `Cluster`, created with `maxRetriesPerRequest: null` as BullMQ's workers require. The
-   * inbox sends its own commands and its queue's on it; each worker duplicates it once for BullMQ's blocking reads
-   * and closes that copy on `stop()`. The connection itself stays yours to close.
-   */
-  connection: Redis | Cluster;
+export interface BullmqInboxOptions extends EngineConnectionOptions {
   /**
    * Put before every key: the inbox's own (`<prefix>:inbox:event:<id>`, …) and its BullMQ queue's
    * (`<prefix>:inbox-jobs:…`). In a Redis Cluster it must be a hash tag, `{…}`, so that every key is in one slot.
@@ -82,7 +75,6 @@ export function bullmqInbox(options: BullmqInboxOptions): InboxStore {
   const engine = jobEngine(options, QUEUE);
   const { connection, prefix, run, addJobs } = engine;
   const retentionMs = positive("retentionMs", options.retentionMs ?? 7 * DAY);
-  const sweepIntervalMs = positive("sweepIntervalMs", options.sweepIntervalMs ?? 5_000, 2_147_483_647);
 
   async function enqueue(event: InboxEvent): Promise<{ created: boolean }> {
     // One round trip: the job goes out right behind the script, on the same connection, so Redis runs the store
@@ -115,13 +107,7 @@ export function bullmqInbox(options: BullmqInboxOptions): InboxStore {
 
   function work(processor: Processor<InboxJob, InboxSettlement>, workOptions: InboxWorkOptions): Worker {
     const { leaseMs } = workOptions;
-    return leaseWorker({
-      engine,
-      name: QUEUE,
-      concurrency: workOptions.concurrency,
-      leaseMs,
-      sweepIntervalMs,
-      onError: workOptions.onError,
+    return leaseWorker(engine, QUEUE, workOptions, {
       sweep: () => run<Flat>(INBOX_SWEEP, [leaseMs, 500, QUEUE]),
       async run(job, busy, report) {
         const { d, v } = job.data;
@@ -138,7 +124,7 @@ export function bullmqInbox(options: BullmqInboxOptions): InboxStore {
         };
         const settlement = await processor(inboxJob);
         const { next } = settlement;
-        try {
+        await recordSettlement(engine, report, workOptions.onSettled, inboxJob, settlement, async () => {
           const [, jobs] = await run<[string, Flat]>(INBOX_SETTLE, [
             d,
             token,
@@ -147,17 +133,8 @@ export function bullmqInbox(options: BullmqInboxOptions): InboxStore {
             settlement.error ?? "",
             retentionMs,
           ]);
-          await addJobs(jobs);
-        } catch (error) {
-          report(error);
-          throw error;
-        } finally {
-          try {
-            workOptions.onSettled?.(inboxJob, settlement);
-          } catch (error) {
-            report(error);
-          }
-        }
+          return jobs;
+        });
       },
     });
   }

@@ -53,14 +53,25 @@ const JOB_OPTIONS = {
 
 /** The options both engines take. */
 export interface EngineConnectionOptions {
+  /**
+   * An ioredis `Redis` or `Cluster`, created with `maxRetriesPerRequest: null` as BullMQ's workers require. The
+   * engine sends its own commands and its queue's on it; each worker duplicates it once for BullMQ's blocking
+   * reads and closes that copy on `stop()`. The connection itself stays yours to close.
+   */
   connection: Redis | Cluster;
   prefix?: string;
+  /**
+   * How often each worker runs its repair round (what it repairs: the engine's own option says).
+   * @default 5_000
+   */
+  sweepIntervalMs?: number;
 }
 
 /** An engine's connection, prefix, scripts and BullMQ queue. */
 export interface JobEngine {
   connection: Redis | Cluster;
   prefix: string;
+  sweepIntervalMs: number;
   /** Runs one of the engine's scripts with the prefix as its key. */
   run<Reply>(script: LuaScript, args: (string | number)[]): Promise<Reply>;
   /** Adds the jobs a script asked for (triples: id, version, delay ms); a job that exists is kept. */
@@ -86,6 +97,7 @@ export function jobEngine(options: EngineConnectionOptions, name: string): JobEn
   if ((connection as { isCluster?: boolean }).isCluster && !/\{[^}]+\}/.test(prefix)) {
     throw new HooklineError("invalid_option", `in a Redis Cluster, prefix must hold a hash tag such as "{hookline}"`);
   }
+  const sweepIntervalMs = positive("sweepIntervalMs", options.sweepIntervalMs ?? 5_000, 2_147_483_647);
   const keys = [`${prefix}:`];
   const runScript = scriptRunner(connection);
   let queue: Queue<JobData> | undefined;
@@ -101,6 +113,7 @@ export function jobEngine(options: EngineConnectionOptions, name: string): JobEn
   return {
     connection,
     prefix,
+    sweepIntervalMs,
     run: async <Reply>(script: LuaScript, args: (string | number)[]) =>
       (await runScript(script, keys, args.map(String))) as Reply,
     async addJobs(triples) {
@@ -122,15 +135,8 @@ export function jobEngine(options: EngineConnectionOptions, name: string): JobEn
   };
 }
 
-/** What a worker of a {@link JobEngine} needs. */
+/** What a worker of a {@link JobEngine} needs besides the caller's work options. */
 export interface LeaseWorkerOptions {
-  engine: JobEngine;
-  /** The queue's name, as given to {@link jobEngine}. */
-  name: string;
-  concurrency: number;
-  leaseMs: number;
-  sweepIntervalMs: number;
-  onError?(error: unknown): void;
   /**
    * Runs one job: claims its work (a script), processes it, settles it (a script). Calls `busy(ms)` when the claim
    * found the work leased by another worker, to try again when that lease ends.
@@ -147,10 +153,15 @@ const reportedErrors = new WeakSet<object>();
  * A BullMQ worker whose lock is the lease, with the repair round on a timer; `stop()` waits for the runs in flight
  * and closes the worker's connections.
  */
-export function leaseWorker(options: LeaseWorkerOptions): { stop(): Promise<void> } {
-  const { engine, onError } = options;
-  const concurrency = positive("concurrency", options.concurrency);
-  const leaseMs = positive("leaseMs", options.leaseMs, 2_147_483_647);
+export function leaseWorker(
+  engine: JobEngine,
+  name: string,
+  work: { concurrency: number; leaseMs: number; onError?(error: unknown): void },
+  options: LeaseWorkerOptions,
+): { stop(): Promise<void> } {
+  const { onError } = work;
+  const concurrency = positive("concurrency", work.concurrency);
+  const leaseMs = positive("leaseMs", work.leaseMs, 2_147_483_647);
   const report = (error: unknown) => {
     if (typeof error === "object" && error !== null) reportedErrors.add(error);
     try {
@@ -160,7 +171,7 @@ export function leaseWorker(options: LeaseWorkerOptions): { stop(): Promise<void
     }
   };
   const worker = new QueueWorker<JobData>(
-    options.name,
+    name,
     async (job, token) => {
       const busy = async (ms: number): Promise<never> => {
         // A job recovered while its lease still runs (its lock ended first): try again when the lease ends.
@@ -203,7 +214,7 @@ export function leaseWorker(options: LeaseWorkerOptions): { stop(): Promise<void
         sweeping = undefined;
       });
   };
-  const timer = setInterval(sweep, options.sweepIntervalMs);
+  const timer = setInterval(sweep, engine.sweepIntervalMs);
   sweep();
 
   return {
@@ -213,4 +224,30 @@ export function leaseWorker(options: LeaseWorkerOptions): { stop(): Promise<void
       await sweeping;
     },
   };
+}
+
+/**
+ * Records a settlement (`record`: the settle script, resolving the jobs to add) and adds its jobs, then calls
+ * `onSettled` whatever happened; a failure goes to `report` once and rejects.
+ */
+export async function recordSettlement<Job, Result>(
+  engine: JobEngine,
+  report: (error: unknown) => void,
+  onSettled: ((job: Job, settlement: Result) => void) | undefined,
+  job: Job,
+  settlement: Result,
+  record: () => Promise<Flat>,
+): Promise<void> {
+  try {
+    await engine.addJobs(await record());
+  } catch (error) {
+    report(error);
+    throw error;
+  } finally {
+    try {
+      onSettled?.(job, settlement);
+    } catch (error) {
+      report(error);
+    }
+  }
 }
