@@ -339,11 +339,77 @@ describe("a receiver with an inbox, over HTTP", () => {
     expect(seen).toEqual(["in_1 paid undefined"]);
   });
 
+  it("keeps an exhausted event pending while its dead letter cannot be stored, and dead-letters it later", async () => {
+    const clock = { at: Date.now() };
+    const inbox = memoryInbox({ now: () => clock.at });
+    const deadLetters = memoryDeadLetters({ maxEntries: 1 });
+    await deadLetters.put({
+      id: "msg_old",
+      type: "invoice.paid",
+      payload: "{}",
+      error: { name: "Error", message: "old" },
+      attempts: 1,
+      firstFailedAt: 0,
+      lastFailedAt: 0,
+    });
+    const { receiver, post } = await serve({ inbox, deadLetters, schedule: [0] });
+    let runs = 0;
+    receiver.on("invoice.paid", () => {
+      runs++;
+      throw new Error("always");
+    });
+    await post("msg_f1", invoice("in_1"));
+    receiver.work();
+    await until("the first run failed", () => runs === 1);
+    await until("settled", async () => (await inbox.get("msg_f1"))?.attempts === 1);
+    expect(await inbox.get("msg_f1")).toMatchObject({ status: "pending", lastError: "always" });
+    await deadLetters.delete("msg_old");
+    clock.at += 60_000;
+    inbox.tick();
+    await until("exhausted", async () => (await inbox.get("msg_f1"))?.status === "exhausted");
+    expect(await deadLetters.get("msg_f1")).toMatchObject({ attempts: 2 });
+  });
+
+  it("dead-letters at once a stored event that no longer validates against the worker's schemas", async () => {
+    const inbox = memoryInbox();
+    const deadLetters = memoryDeadLetters();
+    const { post } = await serve({ inbox });
+    await post("msg_v1", invoice("in_1", "cus_1", 100));
+    const stricter = defineEvents({ "invoice.paid": z.object({ id: z.string(), amount: z.number().min(1000) }) });
+    const worker = createReceiver({ events: stricter, inbox, deadLetters, logger: silent });
+    let runs = 0;
+    worker.on("invoice.paid", () => {
+      runs++;
+    });
+    worker.work();
+    cleanup.push(() => worker.stop());
+    await until("exhausted", async () => (await inbox.get("msg_v1"))?.status === "exhausted");
+    expect(runs).toBe(0);
+    expect((await deadLetters.get("msg_v1"))?.error.message).toMatch(/no longer reads: invalid_event/);
+    expect(await worker.replay("msg_v1")).toMatchObject({ status: "invalid", code: "invalid_event" });
+  });
+
+  it("tells onQueued and onDuplicate", async () => {
+    const seen: string[] = [];
+    const { post } = await serve({
+      hooks: {
+        onQueued: (info) => seen.push(`queued ${info.id} ${info.type}`),
+        onDuplicate: (info) => seen.push(`duplicate ${info.id}`),
+      },
+    });
+    await post("msg_k1", invoice("in_1"));
+    await post("msg_k1", invoice("in_1"));
+    expect(seen).toEqual(["queued msg_k1 invoice.paid", "duplicate msg_k1"]);
+  });
+
   it("refuses options that cannot work together", () => {
     expect(() => createReceiver({ events })).toThrow(/secret is required/);
     expect(() => createReceiver({ secret, inbox: memoryInbox(), store: memoryDeadLetters() as never })).toThrow(
       /not both/,
     );
     expect(() => createReceiver({ secret }).work()).toThrow(/inbox/);
+    expect(() => createReceiver({ secret, orderBy: () => "k" })).toThrow(/orderBy needs an inbox/);
+    const unordered: InboxStore = { ...memoryInbox(), ordered: false };
+    expect(() => createReceiver({ secret, inbox: unordered, orderBy: () => "k" })).toThrow(/cannot keep orderBy/);
   });
 });

@@ -1,6 +1,6 @@
 import { HooklineError } from "../errors";
 import { claimToken } from "../receiver/store";
-import { claimLoop } from "./claim-loop";
+import { memoryWorker } from "./memory-worker";
 import type { InboxEvent, InboxJob, InboxRecord, InboxSettlement, InboxStatus, InboxStore, Lease } from "./types";
 
 /** Options of {@link memoryInbox}. */
@@ -160,25 +160,16 @@ export function memoryInbox(options: MemoryInboxOptions = {}): MemoryInbox {
       if (!(Number.isInteger(leaseMs) && leaseMs >= 1)) {
         throw new HooklineError("invalid_option", `leaseMs must be a whole number ≥ 1, got ${leaseMs}`);
       }
-      const loop = claimLoop<InboxJob>({
+      return memoryWorker(loops, {
+        processor,
         concurrency,
         pollMs,
-        claim: async (limit) => claim(limit, leaseMs),
-        run: async (job) => {
-          const settlement = await processor(job);
-          settle(job, settlement);
-          onSettled?.(job, settlement);
-        },
-        dueIn: async () => dueIn(),
-        ...(onError && { onError }),
+        claim: (limit) => claim(limit, leaseMs),
+        settle,
+        dueIn,
+        onError,
+        onSettled,
       });
-      loops.add(loop);
-      return {
-        async stop() {
-          loops.delete(loop);
-          await loop.stop();
-        },
-      };
     },
   } satisfies MemoryInbox;
 }

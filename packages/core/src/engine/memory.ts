@@ -1,7 +1,7 @@
 import { HooklineError } from "../errors";
 import { randomId } from "../random";
 import { claimToken } from "../receiver/store";
-import { claimLoop } from "./claim-loop";
+import { memoryWorker } from "./memory-worker";
 import type {
   Attempt,
   Delivery,
@@ -418,25 +418,16 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
           throw new HooklineError("invalid_option", `${name} must be a whole number ≥ 1, got ${value}`);
         }
       }
-      const loop = claimLoop<DeliveryJob>({
+      return memoryWorker(loops, {
+        processor,
         concurrency,
         pollMs,
-        claim: async (limit) => claim(limit, perKeyConcurrency, leaseMs),
-        run: async (job) => {
-          const settlement = await processor(job);
-          settle(job, settlement);
-          onSettled?.(job, settlement);
-        },
-        dueIn: async () => dueIn(perKeyConcurrency),
-        ...(onError && { onError }),
+        claim: (limit) => claim(limit, perKeyConcurrency, leaseMs),
+        settle,
+        dueIn: () => dueIn(perKeyConcurrency),
+        onError,
+        onSettled,
       });
-      loops.add(loop);
-      return {
-        async stop() {
-          loops.delete(loop);
-          await loop.stop();
-        },
-      };
     },
   } satisfies MemoryDeliveries;
 }

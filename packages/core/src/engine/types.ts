@@ -404,10 +404,19 @@ export interface InboxStore<Tx = never> {
   /** The event with this id and where it stands, or `undefined` when none is held. */
   get(id: string): Promise<InboxRecord | undefined>;
   /**
+   * Whether the engine keeps `orderKey` order (one at a time, in enqueue order). One that cannot sets it `false`
+   * and says why in its README; the receiver then refuses `orderBy` at start-up (`invalid_option`) rather than
+   * run events out of order, and the contract skips its ordering test.
+   * @default true
+   */
+  readonly ordered?: boolean;
+  /**
    * Starts handing due `pending` events to `processor`, each under a lease of `leaseMs`, up to `concurrency` at
    * once, and records each {@link InboxSettlement}. Two workers (of any process) never hold one event at once; an
    * event whose worker died, or whose processor threw, is handed out again once its lease ends (a transaction
-   * the engine opened for it is rolled back). Events with one `orderKey` go one at a time, in enqueue order.
+   * the engine opened for it is rolled back). An engine that gives a transaction ends it when the lease runs out
+   * (rolls it back, and the late settlement then changes nothing), so that a stalled run neither keeps the event's
+   * row locked past its lease nor commits late. Events with one `orderKey` go one at a time, in enqueue order.
    */
   work(processor: Processor<InboxJob<Tx>, InboxSettlement>, options: InboxWorkOptions<Tx>): Worker;
   /** Gives back what the engine itself opened (not an injected client). */

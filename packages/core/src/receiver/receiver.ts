@@ -60,6 +60,12 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
       "Pass an inbox or an idempotency store, not both: the inbox deduplicates",
     );
   }
+  if (options.orderBy && inbox?.ordered === false) {
+    throw new HooklineError("invalid_option", "This inbox cannot keep orderBy order (see its README)");
+  }
+  if (options.orderBy && !inbox) {
+    throw new HooklineError("invalid_option", "orderBy needs an inbox: inline handlers run as deliveries arrive");
+  }
   if (options.secret === undefined && !inbox) {
     throw new HooklineError("invalid_option", "A secret is required (only a receiver that works an inbox may omit it)");
   }

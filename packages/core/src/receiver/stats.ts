@@ -1,7 +1,8 @@
 /** A snapshot of what a receiver has done since it was created. */
 export interface ReceiverStats {
   /** Deliveries by outcome: `received`, `ignored`, `duplicate`, `failed`, `dead_lettered`, `replayed`,
-   * `accepted_late` (answered 202), and each refusal code (`no_matching_signature`, `in_flight`, …). */
+   * `accepted_late` (answered 202), with an inbox `queued` (stored) and `exhausted` (without a dead-letter store),
+   * and each refusal code (`no_matching_signature`, `in_flight`, `inbox_unavailable`, …). */
   counts: Record<string, number>;
   /** Events whose handlers succeeded. */
   processed: number;

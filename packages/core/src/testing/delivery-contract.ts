@@ -9,24 +9,11 @@ import type {
   Settlement,
   WorkOptions,
 } from "@hookline/core";
+import { type Check, contractChecks, json, sleep, unique } from "./engine-contract";
 import type { ContractRunner } from "./store-contract";
 
-function check(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(`DeliveryStore contract violated: ${message}`);
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const json = (value: unknown) => JSON.stringify(value);
-const unique = (prefix: string) => `${prefix}${crypto.randomUUID().replaceAll("-", "")}`;
-
-/** Resolves once `condition` holds, polling; fails with `what` after `timeoutMs`. */
-async function eventually(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    check(Date.now() < deadline, `timed out after ${timeoutMs} ms waiting until ${what}`);
-    await sleep(10);
-  }
-}
+const { check: checkDelivery, eventually } = contractChecks("DeliveryStore");
+const check: Check = checkDelivery;
 
 function endpoint(fields: Partial<Endpoint> = {}): Endpoint {
   const at = Date.now();

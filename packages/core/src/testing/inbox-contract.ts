@@ -1,21 +1,9 @@
 import type { InboxEvent, InboxJob, InboxSettlement, InboxStore, InboxWorkOptions, Processor } from "@hookline/core";
+import { type Check, contractChecks, json, sleep, unique } from "./engine-contract";
 import type { ContractRunner } from "./store-contract";
 
-function check(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(`InboxStore contract violated: ${message}`);
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const json = (value: unknown) => JSON.stringify(value);
-const unique = (prefix: string) => `${prefix}${crypto.randomUUID().replaceAll("-", "")}`;
-
-async function eventually(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    check(Date.now() < deadline, `timed out after ${timeoutMs} ms waiting until ${what}`);
-    await sleep(10);
-  }
-}
+const { check: checkInbox, eventually } = contractChecks("InboxStore");
+const check: Check = checkInbox;
 
 function inboxEvent(fields: Partial<InboxEvent> = {}): InboxEvent {
   const id = fields.id ?? unique("msg_");
@@ -78,7 +66,9 @@ interface Harness<Tx> {
  * The memory, PostgreSQL and BullMQ inboxes run it unchanged.
  *
  * `work` takes every due event in the inbox, so `makeInbox` must return an inbox of its own each time (a fresh
- * schema, key prefix or database). Takes about ten seconds, mostly waiting for leases and delays to run out.
+ * schema, key prefix or database). Takes about ten seconds, mostly waiting for leases and delays to run out. A
+ * transactional engine passes the lease tests only if it ends a job's transaction when the lease runs out (a
+ * processor that stalls past it must not keep the row locked).
  *
  * @param makeInbox called once per test; the inbox is closed (`close()`) when the test ends.
  * @example
@@ -295,6 +285,7 @@ export function runInboxContract<Tx = never>(
     });
 
     test("runs the events of one orderKey one at a time in enqueue order, a retry holding the key", async (harness) => {
+      if (harness.inbox.ordered === false) return; // the engine says it cannot; the receiver refuses orderBy
       const key = unique("order_");
       const ordered: InboxEvent[] = [];
       const others: InboxEvent[] = [];
