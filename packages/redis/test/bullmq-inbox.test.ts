@@ -1,8 +1,10 @@
+import type { InboxSettlement } from "@hookline/core";
 import { runInboxContract, serviceUrl } from "@hookline/core/testing";
-import { Redis } from "ioredis";
-import { afterAll, describe, it } from "vitest";
+import { Cluster, Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bullmqInbox } from "../src/bullmq";
-import { deleteKeys } from "./redis-server";
+import { sleep } from "./deliveries";
+import { deleteKeys, type RedisServer, startRedisServer } from "./redis-server";
 
 const url = serviceUrl("REDIS_URL");
 
@@ -24,4 +26,54 @@ describe.skipIf(!url)("bullmqInbox", () => {
     },
     { describe, it },
   );
+});
+
+describe.skipIf(!url)("bullmqInbox on a Redis Cluster", () => {
+  let server: RedisServer;
+  let cluster: Cluster;
+
+  beforeAll(async () => {
+    server = await startRedisServer({ cluster: true });
+    cluster = new Cluster([{ host: "127.0.0.1", port: server.port }], { redisOptions: { maxRetriesPerRequest: null } });
+  }, 20_000);
+  afterAll(async () => {
+    cluster?.disconnect();
+    await server?.kill();
+  });
+
+  it("refuses a prefix without a hash tag", () => {
+    expect(() => bullmqInbox({ connection: cluster, prefix: "hookline" })).toThrow(/hash tag/);
+  });
+
+  it("runs ordered events and a retry with every key, its own and BullMQ's, in the prefix's one slot", async () => {
+    const inbox = bullmqInbox({ connection: cluster, prefix: "{cluster-inbox}" });
+    const ids = ["evt_1", "evt_2", "evt_3"];
+    for (const id of ids) {
+      const event = { id, type: "t", payload: `{"id":"${id}"}`, orderKey: "customer_1", receivedAt: Date.now() };
+      expect(await inbox.enqueue(event)).toEqual({ created: true });
+    }
+    const seen: string[] = [];
+    const worker = inbox.work(
+      async (job): Promise<InboxSettlement> => {
+        seen.push(job.event.id);
+        return job.event.id === "evt_1" && job.attempts === 0
+          ? { next: { status: "pending", delayMs: 50 }, error: "once" }
+          : { next: { status: "processed" } };
+      },
+      { concurrency: 5, leaseMs: 5_000 },
+    );
+    const deadline = Date.now() + 10_000;
+    while ((await inbox.get("evt_3"))?.status !== "processed") {
+      if (Date.now() > deadline) throw new Error(`not processed in time; ran ${seen.join(", ")}`);
+      await sleep(20);
+    }
+    await worker.stop();
+    await inbox.close?.();
+    expect(seen).toEqual(["evt_1", "evt_1", "evt_2", "evt_3"]);
+
+    const keys = await cluster.keys("{cluster-inbox}:*");
+    expect(keys.length).toBeGreaterThan(5);
+    const slots = new Set(await Promise.all(keys.map((key) => cluster.cluster("KEYSLOT", key))));
+    expect(slots).toEqual(new Set([await cluster.cluster("KEYSLOT", "{cluster-inbox}")]));
+  });
 });
