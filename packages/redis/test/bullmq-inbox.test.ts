@@ -1,10 +1,10 @@
 import type { InboxSettlement } from "@hookline/core";
 import { runInboxContract, serviceUrl } from "@hookline/core/testing";
-import { Cluster, Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Redis } from "ioredis";
+import { afterAll, describe, expect, it } from "vitest";
 import { bullmqInbox } from "../src/bullmq";
 import { sleep } from "./deliveries";
-import { deleteKeys, type RedisServer, startRedisServer } from "./redis-server";
+import { bullmqCluster, deleteKeys } from "./redis-server";
 
 const url = serviceUrl("REDIS_URL");
 
@@ -29,24 +29,10 @@ describe.skipIf(!url)("bullmqInbox", () => {
 });
 
 describe.skipIf(!url)("bullmqInbox on a Redis Cluster", () => {
-  let server: RedisServer;
-  let cluster: Cluster;
-
-  beforeAll(async () => {
-    server = await startRedisServer({ cluster: true });
-    cluster = new Cluster([{ host: "127.0.0.1", port: server.port }], { redisOptions: { maxRetriesPerRequest: null } });
-  }, 20_000);
-  afterAll(async () => {
-    cluster?.disconnect();
-    await server?.kill();
-  });
-
-  it("refuses a prefix without a hash tag", () => {
-    expect(() => bullmqInbox({ connection: cluster, prefix: "hookline" })).toThrow(/hash tag/);
-  });
+  const suite = bullmqCluster((connection, prefix) => bullmqInbox({ connection, prefix }));
 
   it("runs ordered events and a retry with every key, its own and BullMQ's, in the prefix's one slot", async () => {
-    const inbox = bullmqInbox({ connection: cluster, prefix: "{cluster-inbox}" });
+    const inbox = bullmqInbox({ connection: suite.cluster, prefix: "{cluster-inbox}" });
     const ids = ["evt_1", "evt_2", "evt_3"];
     for (const id of ids) {
       const event = { id, type: "t", payload: `{"id":"${id}"}`, orderKey: "customer_1", receivedAt: Date.now() };
@@ -71,9 +57,8 @@ describe.skipIf(!url)("bullmqInbox on a Redis Cluster", () => {
     await inbox.close?.();
     expect(seen).toEqual(["evt_1", "evt_1", "evt_2", "evt_3"]);
 
-    const keys = await cluster.keys("{cluster-inbox}:*");
-    expect(keys.length).toBeGreaterThan(5);
-    const slots = new Set(await Promise.all(keys.map((key) => cluster.cluster("KEYSLOT", key))));
-    expect(slots).toEqual(new Set([await cluster.cluster("KEYSLOT", "{cluster-inbox}")]));
+    const { keys, slots, expected } = await suite.slotsOf("{cluster-inbox}");
+    expect(keys).toBeGreaterThan(5);
+    expect(slots).toEqual(expected);
   });
 });
