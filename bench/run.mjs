@@ -20,6 +20,7 @@ const SUITES = {
   inbox: () => import("./suites/inbox.mjs"),
   "durable-postgres": () => import("./suites/durable-postgres.mjs"),
   "inbox-postgres": () => import("./suites/inbox-postgres.mjs"),
+  "inbox-bullmq": () => import("./suites/inbox-bullmq.mjs"),
 };
 
 const args = process.argv.slice(2);

@@ -1,5 +1,6 @@
 // Measurement harness shared by the suites: mitata's `measure` for the timing loops, driven in interleaved rounds
 // so a burst of noise on the shared machine lands on one round of every case instead of all rounds of one case.
+
 import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { measure } from "mitata";

@@ -1,4 +1,4 @@
-// What the process-based suites (durable-bullmq, durable-postgres, inbox-postgres) share: a free loopback port,
+// What the process-based suites (durable-bullmq, durable-postgres, inbox-postgres, inbox-bullmq) share: a free loopback port,
 // and forked helper processes that report over IPC.
 import { fork } from "node:child_process";
 import { once } from "node:events";

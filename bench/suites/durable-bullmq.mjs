@@ -5,17 +5,14 @@
 //
 // These figures are about durability, so Redis runs as production would: a redis-server of the suite's own with
 // `appendonly yes`, `appendfsync everysec` and `maxmemory-policy noeviction`, its settings printed with the results.
-import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createSender, generateSecret } from "@hookline/core";
 import { bullmqDeliveries } from "@hookline/redis/bullmq";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { formatRatio, installedVersion, percentile, table } from "../lib/harness.mjs";
-import { forkReady, freePort, stopChild } from "../lib/processes.mjs";
+import { forkReady, stopChild } from "../lib/processes.mjs";
+import { formatSettings, redisSettings, startRedis } from "../lib/redis-server.mjs";
 
 const WORKER = new URL("../lib/durable-bullmq-worker.mjs", import.meta.url);
 const RECEIVER = new URL("../lib/durable-receiver.mjs", import.meta.url);
@@ -30,31 +27,7 @@ const median = (values) =>
 export const peerVersions = () =>
   Object.fromEntries(["bullmq", "ioredis"].map((name) => [name, installedVersion(name)]));
 
-/** A redis-server of the suite's own, configured for durability. */
-async function startRedis() {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "hookline-bench-redis-"));
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", ""];
-  args.push("--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction");
-  const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "inherit"] });
-  let output = "";
-  await new Promise((resolve, reject) => {
-    child.stdout.on("data", (chunk) => {
-      output += chunk;
-      if (output.includes("Ready to accept connections")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`redis-server exited with ${code}: ${output}`)));
-  });
-  child.stdout.resume();
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    async stop() {
-      child.kill("SIGKILL");
-      await once(child, "exit");
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+/** Stops a worker process; resolves the CPU time it used while working, in µs. */
 
 export async function run({ quick, log }) {
   const redis = await startRedis();
@@ -77,23 +50,8 @@ export async function run({ quick, log }) {
     const now = await counts();
     return paths.reduce((sum, path) => sum + (now[path] ?? 0), 0);
   };
-  const [appendonly, appendfsync, policy, info] = await Promise.all([
-    connection.config("GET", "appendonly"),
-    connection.config("GET", "appendfsync"),
-    connection.config("GET", "maxmemory-policy"),
-    connection.info("server"),
-  ]);
-  const settings = {
-    redis: /redis_version:(\S+)/.exec(info)?.[1],
-    appendonly: appendonly[1],
-    appendfsync: appendfsync[1],
-    "maxmemory-policy": policy[1],
-  };
-  log(
-    `\ndurable-bullmq: redis ${Object.entries(settings)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(" ")}`,
-  );
+  const settings = await redisSettings(connection);
+  log(`\ndurable-bullmq: redis ${formatSettings(settings)}`);
 
   let run = 0;
   const messages = quick ? 300 : 1_000;
@@ -127,7 +85,7 @@ export async function run({ quick, log }) {
       store,
       /** Stops the workers; resolves the CPU time they used, in µs. */
       async stop() {
-        const cpu = await Promise.all(children.map(({ child }) => stopChild(child).then(({ cpuUs }) => cpuUs)));
+        const cpu = await Promise.all(children.map(async ({ child }) => (await stopChild(child)).cpuUs));
         await sender.stop();
         await store.close();
         return cpu.reduce((sum, us) => sum + us, 0);
@@ -186,7 +144,7 @@ export async function run({ quick, log }) {
     while ((await delivered(paths)) < target) await sleep(5);
     const perSecond = (messages * paths.length) / ((performance.now() - started) / 1000);
     const redisCpu = (await redisCpuUs()) - redisBefore;
-    const cpu = await Promise.all(children.map(({ child }) => stopChild(child).then(({ cpuUs }) => cpuUs)));
+    const cpu = await Promise.all(children.map(async ({ child }) => (await stopChild(child)).cpuUs));
     await queue.obliterate({ force: true });
     await queue.close();
     const workersCpu = cpu.reduce((sum, us) => sum + us, 0);

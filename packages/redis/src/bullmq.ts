@@ -1,5 +1,6 @@
 /**
- * `@hookline/redis/bullmq`: the sender's engine on Redis and BullMQ. A separate entry point, so that the
+ * `@hookline/redis/bullmq`: the sender's engine (`bullmqDeliveries`) and the receiver's inbox (`bullmqInbox`) on
+ * Redis and BullMQ. A separate entry point, so that the
  * idempotency and dead-letter stores (`@hookline/redis`) never load BullMQ, an optional peer dependency.
  *
  * @example
@@ -13,3 +14,4 @@
  * @module
  */
 export { type BullmqDeliveriesOptions, bullmqDeliveries } from "./bullmq/deliveries";
+export { type BullmqInboxOptions, bullmqInbox } from "./bullmq/inbox";

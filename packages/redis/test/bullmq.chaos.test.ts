@@ -1,76 +1,18 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { createSender, type Delivery, generateSecret } from "@hookline/core";
 import { serviceUrl } from "@hookline/core/testing";
 import { Queue } from "bullmq";
-import { build } from "esbuild";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bullmqDeliveries } from "../src/bullmq";
+import { chaosProcesses, kill } from "./chaos-processes";
 import { sleep } from "./deliveries";
 import { deleteKeys, type RedisServer, startRedisServer, uniquePrefix } from "./redis-server";
 
 // Separate OS processes: 3 sender workers on the BullMQ engine (on a redis-server of this test's own, which is
 // frozen for 5 s mid-run), 2 Hookline receivers behind one port sharing an idempotency store on the Redis service.
 const url = serviceUrl("REDIS_URL");
-const packageDir = fileURLToPath(new URL("..", import.meta.url));
-// Inside node_modules, so that the bundles' imports (ioredis, bullmq, @hookline/core) resolve from there.
-const bundleDir = `${packageDir}node_modules/.cache/hookline-chaos-${crypto.randomUUID()}`;
-
 const MESSAGES = 2_000;
-const children = new Set<ChildProcess>();
-
-async function bundle(name: string): Promise<string> {
-  const result = await build({
-    entryPoints: [fileURLToPath(new URL(`fixtures/${name}.ts`, import.meta.url))],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    packages: "external",
-    write: false,
-  });
-  const file = `${bundleDir}/${name}.mjs`;
-  writeFileSync(file, result.outputFiles[0]!.text);
-  return file;
-}
-
-/** Starts `node file` and resolves with its first stdout line, parsed. */
-async function spawnProcess(
-  file: string,
-  env: Record<string, string>,
-): Promise<{ child: ChildProcess; ready: { port?: number } }> {
-  const child = spawn(process.execPath, [file], {
-    cwd: packageDir,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  let buffered = "";
-  const ready = await new Promise<{ port?: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${file} did not start`)), 20_000);
-    child.once("exit", (code) => reject(new Error(`${file} exited with ${code}`)));
-    child.stdout!.on("data", (chunk: Buffer) => {
-      buffered += chunk;
-      const newline = buffered.indexOf("\n");
-      if (newline >= 0) {
-        clearTimeout(timer);
-        child.stdout!.removeAllListeners("data").resume();
-        resolve(JSON.parse(buffered.slice(0, newline)));
-      }
-    });
-  });
-  return { child, ready };
-}
-
-async function kill(child: ChildProcess, signal: NodeJS.Signals) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, "exit");
-  child.kill(signal);
-  await exited;
-}
+const { bundle, start: spawnProcess, cleanUp } = chaosProcesses();
 
 describe.skipIf(!url)("BullMQ engine under chaos: separate processes, a worker SIGKILLed, Redis frozen", () => {
   const prefix = uniquePrefix("chaos"); // the receivers' keys on the Redis service
@@ -83,7 +25,6 @@ describe.skipIf(!url)("BullMQ engine under chaos: separate processes, a worker S
   let receiverUrl: string;
 
   beforeAll(async () => {
-    mkdirSync(bundleDir, { recursive: true });
     engineRedis = await startRedisServer();
     shared = new Redis(url!);
     connection = new Redis(engineRedis.url, { maxRetriesPerRequest: null });
@@ -95,14 +36,13 @@ describe.skipIf(!url)("BullMQ engine under chaos: separate processes, a worker S
   }, 60_000);
 
   afterAll(async () => {
-    await Promise.all([...children].map((child) => kill(child, "SIGKILL")));
+    await cleanUp();
     connection?.disconnect();
     await engineRedis?.kill();
     if (shared) {
       await deleteKeys(shared, prefix);
       shared.disconnect();
     }
-    rmSync(bundleDir, { recursive: true, force: true });
   });
 
   it(`delivers ${MESSAGES} messages to 2 endpoints, each handled exactly once, nothing stuck or unlogged`, async () => {

@@ -1,11 +1,11 @@
 import type { Delivery, DeliveryStore, Endpoint, Settlement, WorkOptions } from "@hookline/core";
 import { serviceUrl } from "@hookline/core/testing";
 import { Queue } from "bullmq";
-import { Cluster, Redis } from "ioredis";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bullmqDeliveries } from "../src/bullmq";
 import { sleep } from "./deliveries";
-import { deleteKeys, type RedisServer, startRedisServer } from "./redis-server";
+import { bullmqCluster, deleteKeys, startRedisServer } from "./redis-server";
 
 const url = serviceUrl("REDIS_URL");
 
@@ -209,24 +209,10 @@ describe.skipIf(!url)("bullmqDeliveries on real Redis", () => {
 });
 
 describe.skipIf(!url)("bullmqDeliveries on a Redis Cluster", () => {
-  let server: RedisServer;
-  let cluster: Cluster;
-
-  beforeAll(async () => {
-    server = await startRedisServer({ cluster: true });
-    cluster = new Cluster([{ host: "127.0.0.1", port: server.port }], { redisOptions: { maxRetriesPerRequest: null } });
-  }, 20_000);
-  afterAll(async () => {
-    cluster?.disconnect();
-    await server?.kill();
-  });
-
-  it("refuses a prefix without a hash tag", () => {
-    expect(() => bullmqDeliveries({ connection: cluster, prefix: "hookline" })).toThrow(/hash tag/);
-  });
+  const suite = bullmqCluster((connection, prefix) => bullmqDeliveries({ connection, prefix }));
 
   it("delivers with every key, its own and BullMQ's, in the prefix's one slot", async () => {
-    const store = bullmqDeliveries({ connection: cluster, prefix: "{cluster-test}" });
+    const store = bullmqDeliveries({ connection: suite.cluster, prefix: "{cluster-test}" });
     const target = endpoint();
     await store.endpoints.create(target);
     const worker = store.work(async (job) => {
@@ -238,9 +224,8 @@ describe.skipIf(!url)("bullmqDeliveries on a Redis Cluster", () => {
     await worker.stop();
     await store.close?.();
 
-    const keys = await cluster.keys("{cluster-test}:*");
-    expect(keys.length).toBeGreaterThan(10);
-    const slots = new Set(await Promise.all(keys.map((key) => cluster.cluster("KEYSLOT", key))));
-    expect(slots).toEqual(new Set([await cluster.cluster("KEYSLOT", "{cluster-test}")]));
+    const { keys, slots, expected } = await suite.slotsOf("{cluster-test}");
+    expect(keys).toBeGreaterThan(10);
+    expect(slots).toEqual(expected);
   });
 });

@@ -4,9 +4,9 @@ import { mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { createClient } from "redis";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { sleep } from "./deliveries";
 
 /** A free TCP port on 127.0.0.1 (nothing listens on it once this resolves). */
@@ -140,4 +140,37 @@ export async function startRedisServer({
     admin.disconnect();
   }
   return server;
+}
+
+/**
+ * For a BullMQ engine's suite: a one-node Redis Cluster of its own, started before its tests and killed after
+ * them, an ioredis `Cluster` on it (read `cluster` inside tests), and a test that the engine refuses a prefix
+ * without a hash tag there. `slotsOf(prefix)` resolves the slots of every key under `prefix`.
+ */
+export function bullmqCluster(makeEngine: (connection: Cluster, prefix: string) => unknown) {
+  const suite = {} as { cluster: Cluster; server: RedisServer };
+  beforeAll(async () => {
+    suite.server = await startRedisServer({ cluster: true });
+    suite.cluster = new Cluster([{ host: "127.0.0.1", port: suite.server.port }], {
+      redisOptions: { maxRetriesPerRequest: null },
+    });
+  }, 20_000);
+  afterAll(async () => {
+    suite.cluster?.disconnect();
+    await suite.server?.kill();
+  });
+  it("refuses a prefix without a hash tag", () => {
+    expect(() => makeEngine(suite.cluster, "hookline")).toThrow(/hash tag/);
+  });
+  return {
+    get cluster() {
+      return suite.cluster;
+    },
+    /** The slots of every key under `prefix`, and how many keys there are. */
+    async slotsOf(prefix: string) {
+      const keys = await suite.cluster.keys(`${prefix}:*`);
+      const slots = new Set(await Promise.all(keys.map((key) => suite.cluster.cluster("KEYSLOT", key))));
+      return { keys: keys.length, slots, expected: new Set([await suite.cluster.cluster("KEYSLOT", prefix)]) };
+    },
+  };
 }

@@ -13,9 +13,8 @@ import {
   type Worker,
   type WorkOptions,
 } from "@hookline/core";
-import { DelayedError, type Job, Queue, Worker as QueueWorker } from "bullmq";
-import type { Cluster, Redis } from "ioredis";
-import { positive, scriptRunner } from "../scripts";
+import { positive } from "../scripts";
+import { type EngineConnectionOptions, type Flat, jobEngine, leaseWorker, recordSettlement } from "./jobs";
 import {
   CLAIM,
   CREATE_ENDPOINT,
@@ -31,13 +30,7 @@ import {
 } from "./lua";
 
 /** Options of {@link bullmqDeliveries}. */
-export interface BullmqDeliveriesOptions {
-  /**
-   * An ioredis `Redis` or `Cluster`, created with `maxRetriesPerRequest: null` as BullMQ's workers require. The
-   * engine sends its own commands and its queue's on it; each worker duplicates it once for BullMQ's blocking
-   * reads and closes that copy on `stop()`. The connection itself stays yours to close.
-   */
-  connection: Redis | Cluster;
+export interface BullmqDeliveriesOptions extends EngineConnectionOptions {
   /**
    * Put before every key: the engine's own (`<prefix>:delivery:<id>`, …) and its BullMQ queue's
    * (`<prefix>:jobs:…`). In a Redis Cluster it must be a hash tag, `{…}`, so that every key is in one slot.
@@ -62,22 +55,6 @@ export interface BullmqDeliveriesOptions {
 /** The BullMQ queue's name, under the prefix: `<prefix>:jobs:wait`, `<prefix>:jobs:delayed`, … */
 const QUEUE = "jobs";
 const DAY = 24 * 60 * 60 * 1000;
-/** Not the job's own retries (the schedule is the sender's): only a worker that failed to reach Redis. */
-const JOB_OPTIONS = {
-  attempts: Number.MAX_SAFE_INTEGER,
-  backoff: { type: "fixed", delay: 1_000 },
-  removeOnComplete: true,
-  removeOnFail: true,
-} as const;
-
-interface JobData {
-  /** The delivery id. */
-  d: string;
-  /** The delivery's version this job was added for: a job whose version is behind is obsolete. */
-  v: number;
-}
-
-type Flat = string[];
 
 /** A record from a Redis hash whose fields hold JSON text; the engine's own fields (`_…`) are left out. */
 function decode<T>(flat: Flat): T {
@@ -134,59 +111,14 @@ function pageLimit(limit: number | undefined): number {
  * sender.start();
  */
 export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStore {
-  const { connection } = options;
-  const prefix = options.prefix ?? "{hookline}";
-  if (typeof prefix !== "string" || prefix === "") {
-    throw new HooklineError("invalid_option", `prefix must be a non-empty string, got ${prefix}`);
-  }
-  const ioredis = connection as Partial<Redis>;
-  if (typeof ioredis?.duplicate !== "function" || typeof ioredis.evalsha !== "function") {
-    throw new HooklineError(
-      "invalid_option",
-      "connection must be an ioredis Redis or Cluster, as BullMQ's workers need",
-    );
-  }
-  if ((connection as { isCluster?: boolean }).isCluster && !/\{[^}]+\}/.test(prefix)) {
-    throw new HooklineError("invalid_option", `in a Redis Cluster, prefix must hold a hash tag such as "{hookline}"`);
-  }
+  const engine = jobEngine(options, QUEUE);
+  const { connection, prefix, run, addJobs } = engine;
   const retentionMs = positive("retentionMs", options.retentionMs ?? 30 * DAY);
-  const sweepIntervalMs = positive("sweepIntervalMs", options.sweepIntervalMs ?? 5_000, 2_147_483_647);
-  const keys = [`${prefix}:`];
-  const runScript = scriptRunner(connection);
-  const run = async <Reply>(script: typeof CLAIM, args: (string | number)[]) =>
-    (await runScript(script, keys, args.map(String))) as Reply;
 
   /** An endpoint or a delivery, read in one HGETALL. */
   async function readHash<T>(key: string): Promise<T | undefined> {
     const fields = (await connection.hgetall(key)) as Record<string, string>;
     return Object.keys(fields).length === 0 ? undefined : decode<T>(Object.entries(fields).flat());
-  }
-
-  let queue: Queue<JobData> | undefined;
-  const jobsQueue = () => {
-    if (!queue) {
-      queue = new Queue<JobData>(QUEUE, { connection, prefix });
-      // The connection's errors while Redis is away: your listener on the connection hears them, and an add that
-      // fails rejects its caller. Without a listener BullMQ would print each to the console.
-      queue.on("error", () => {});
-    }
-    return queue;
-  };
-
-  /** Adds the jobs a script asked for (triples: delivery id, version, delay); a job that exists is kept. */
-  async function addJobs(triples: Flat): Promise<void> {
-    if (triples.length === 0) return;
-    const jobs = [];
-    for (let i = 0; i < triples.length; i += 3) {
-      const d = triples[i]!;
-      const v = Number(triples[i + 1]);
-      jobs.push({
-        name: "attempt",
-        data: { d, v },
-        opts: { ...JOB_OPTIONS, jobId: `${d}-${v}`, delay: Number(triples[i + 2]) },
-      });
-    }
-    await jobsQueue().addBulk(jobs);
   }
 
   const endpoints: DeliveryStore["endpoints"] = {
@@ -311,128 +243,57 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
   };
 
   function work(processor: Processor<DeliveryJob, Settlement>, workOptions: WorkOptions): Worker {
-    const concurrency = positive("concurrency", workOptions.concurrency);
     const perKey = positive("perKeyConcurrency", workOptions.perKeyConcurrency);
-    const leaseMs = positive("leaseMs", workOptions.leaseMs, 2_147_483_647);
-    // Errors already given to onError (a settlement that failed to record), so that they go there once.
-    const reported = new WeakSet<object>();
-    const report = (error: unknown) => {
-      if (typeof error === "object" && error !== null) reported.add(error);
-      try {
-        workOptions.onError?.(error);
-      } catch {
-        // A failing error handler must not stop the worker.
-      }
-    };
+    const leaseMs = workOptions.leaseMs;
+    return leaseWorker(engine, QUEUE, workOptions, {
+      sweep: () => run<Flat>(SWEEP, [leaseMs, perKey, 500]),
+      async run(job, busy, report) {
+        const { d, v } = job.data;
+        const leaseToken = claimToken();
+        const reply = await run<[string, ...unknown[]]>(CLAIM, [d, v, leaseToken, leaseMs, perKey, retentionMs]);
+        const [kind] = reply;
+        if (kind === "busy") return busy(Number(reply[1]));
+        if (kind === "stale") return addJobs(reply[1] as Flat);
+        if (kind !== "claimed") return; // waiting for a slot, or parked: a later job hands it out
 
-    async function attempt(job: Job<JobData>, token?: string): Promise<void> {
-      const { d, v } = job.data;
-      const leaseToken = claimToken();
-      const reply = await run<[string, ...unknown[]]>(CLAIM, [d, v, leaseToken, leaseMs, perKey, retentionMs]);
-      const [kind] = reply;
-      if (kind === "busy") {
-        // A job recovered while its lease still runs (its lock ended first): try again when the lease ends.
-        await job.moveToDelayed(Date.now() + Number(reply[1]), token);
-        throw new DelayedError();
-      }
-      if (kind === "stale") return addJobs(reply[1] as Flat);
-      if (kind !== "claimed") return; // waiting for a slot, or parked: a later job hands it out
-
-      const [, leaseEnd, deliveryFlat, messageText, endpointFlat] = reply as [string, number, Flat, string, Flat];
-      const delivery = decode<Delivery>(deliveryFlat);
-      const deliveryJob: DeliveryJob = {
-        delivery,
-        message: JSON.parse(messageText) as Message,
-        endpoint: decode<Endpoint>(endpointFlat),
-        lease: { token: leaseToken, expiresAt: Number(leaseEnd) },
-      };
-      const settlement = await processor(deliveryJob);
-      const logged: Attempt = {
-        id: `att_${claimToken()}`,
-        deliveryId: d,
-        messageId: delivery.messageId,
-        endpointId: delivery.endpointId,
-        ...settlement.attempt,
-      };
-      const { next, endpoint } = settlement;
-      const failingSince =
-        endpoint?.failingSince === undefined ? "" : endpoint.failingSince === null ? "null" : endpoint.failingSince;
-      try {
-        const [, jobs] = await run<[string, Flat]>(SETTLE, [
-          d,
-          leaseToken,
-          JSON.stringify(logged),
-          settlement.attempt.status ?? "",
-          settlement.attempt.error === undefined ? "" : JSON.stringify(settlement.attempt.error),
-          settlement.attempt.startedAt,
-          next.status,
-          next.status === "pending" ? Math.max(0, Math.ceil(next.delayMs)) : 0,
-          failingSince,
-          endpoint?.disable ? JSON.stringify(endpoint.disable.reason) : "",
-          perKey,
-          retentionMs,
-        ]);
-        await addJobs(jobs);
-      } catch (error) {
-        report(error);
-        throw error;
-      } finally {
-        try {
-          workOptions.onSettled?.(deliveryJob, settlement);
-        } catch (error) {
-          report(error);
-        }
-      }
-    }
-
-    const worker = new QueueWorker<JobData>(
-      QUEUE,
-      async (job, token) => {
-        try {
-          await attempt(job, token);
-        } catch (error) {
-          // A processor that threw, or Redis out of reach: BullMQ retries the job in a second; until the lease
-          // ends that try finds the delivery busy and waits for the lease's end.
-          if (!(error instanceof DelayedError) && !reported.has(error as object)) report(error);
-          throw error;
-        }
-      },
-      {
-        connection,
-        prefix,
-        concurrency,
-        // The lease is BullMQ's lock, not renewed: a job not finished by then is recovered by the stalled check.
-        lockDuration: leaseMs,
-        skipLockRenewal: true,
-        stalledInterval: Math.min(leaseMs, 30_000),
-        maxStalledCount: Number.MAX_SAFE_INTEGER,
-      },
-    );
-    worker.on("error", (error) => {
-      // A worker whose lease ended finds its job recovered by another (or finished): BullMQ then cannot complete
-      // it. That is the fencing at work, not an error.
-      if (!/^Missing (key|lock) for job/.test((error as Error).message)) report(error);
-    });
-
-    let sweeping: Promise<void> | undefined;
-    const sweep = () => {
-      sweeping ??= run<Flat>(SWEEP, [leaseMs, perKey, 500])
-        .then(addJobs)
-        .catch(report)
-        .finally(() => {
-          sweeping = undefined;
+        const [, leaseEnd, deliveryFlat, messageText, endpointFlat] = reply as [string, number, Flat, string, Flat];
+        const delivery = decode<Delivery>(deliveryFlat);
+        const deliveryJob: DeliveryJob = {
+          delivery,
+          message: JSON.parse(messageText) as Message,
+          endpoint: decode<Endpoint>(endpointFlat),
+          lease: { token: leaseToken, expiresAt: Number(leaseEnd) },
+        };
+        const settlement = await processor(deliveryJob);
+        const logged: Attempt = {
+          id: `att_${claimToken()}`,
+          deliveryId: d,
+          messageId: delivery.messageId,
+          endpointId: delivery.endpointId,
+          ...settlement.attempt,
+        };
+        const { next, endpoint } = settlement;
+        const failingSince =
+          endpoint?.failingSince === undefined ? "" : endpoint.failingSince === null ? "null" : endpoint.failingSince;
+        await recordSettlement(engine, report, workOptions.onSettled, deliveryJob, settlement, async () => {
+          const [, jobs] = await run<[string, Flat]>(SETTLE, [
+            d,
+            leaseToken,
+            JSON.stringify(logged),
+            settlement.attempt.status ?? "",
+            settlement.attempt.error === undefined ? "" : JSON.stringify(settlement.attempt.error),
+            settlement.attempt.startedAt,
+            next.status,
+            next.status === "pending" ? Math.max(0, Math.ceil(next.delayMs)) : 0,
+            failingSince,
+            endpoint?.disable ? JSON.stringify(endpoint.disable.reason) : "",
+            perKey,
+            retentionMs,
+          ]);
+          return jobs;
         });
-    };
-    const timer = setInterval(sweep, sweepIntervalMs);
-    sweep();
-
-    return {
-      async stop() {
-        clearInterval(timer);
-        await worker.close();
-        await sweeping;
       },
-    };
+    });
   }
 
   return {
@@ -441,10 +302,7 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
     deliveries,
     attempts,
     work,
-    async close() {
-      await queue?.close();
-      queue = undefined;
-    },
+    close: engine.close,
   } satisfies DeliveryStore;
 }
 

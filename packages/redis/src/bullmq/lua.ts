@@ -1,4 +1,5 @@
 import type { LuaScript } from "../scripts";
+import { JOBS_LUA } from "./jobs";
 
 /*
  * The engine's Lua scripts. Every script gets the engine's key prefix as KEYS[1] (for example "{hookline}:")
@@ -14,14 +15,7 @@ import type { LuaScript } from "../scripts";
  * the job id `<delivery id>-<version>` makes adding one twice a no-op.
  */
 
-const COMMON = `local P = KEYS[1]
-local t
-do
-  local time = redis.call("TIME")
-  t = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-end
-local jobs = {}
-local function dkey(id) return P .. "delivery:" .. id end
+const COMMON = `${JOBS_LUA}local function dkey(id) return P .. "delivery:" .. id end
 local function ekey(id) return P .. "endpoint:" .. id end
 -- An index member: the creation time and an insertion number, zero-padded so that members sort by them (ties in
 -- insertion order), then the id, from character 30 on. A hash keeps its member in \`_m\`.
@@ -30,14 +24,6 @@ local function member(created, id)
 end
 local function id_of(m) return string.sub(m, 30) end
 local function unquote(text) return string.sub(text, 2, -2) end
-local function queue_job(id, version, delay)
-  jobs[#jobs + 1] = id
-  jobs[#jobs + 1] = tostring(version)
-  jobs[#jobs + 1] = tostring(math.max(0, delay))
-end
-local function bump(d)
-  return redis.call("HINCRBY", d, "_v", 1)
-end
 local function set_status(d, new)
   local old = unquote(redis.call("HGET", d, "status"))
   if old == new then return end
@@ -402,9 +388,7 @@ return {tonumber(first[2]) - t}`);
 export const SWEEP = script(`local grace, perKey, batch = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 for _, id in ipairs(redis.call("ZRANGE", P .. "due", "-inf", t - grace, "BYSCORE", "LIMIT", 0, batch)) do
   local f = redis.call("HMGET", dkey(id), "_v", "_place")
-  -- BullMQ keeps a job in the hash <prefix>:jobs:<job id> from its add to its removal.
-  local missing = redis.call("EXISTS", P .. "jobs:" .. id .. "-" .. f[1]) == 0
-  if missing and (f[2] == "queued" or f[2] == "leased") then queue_job(id, f[1], 0) end
+  if not has_job("jobs", id, f[1]) and (f[2] == "queued" or f[2] == "leased") then queue_job(id, f[1], 0) end
 end
 for _, endpointId in ipairs(redis.call("SMEMBERS", P .. "waiting")) do fill_slots(endpointId, perKey) end
 for _, entry in ipairs(redis.call("ZRANGE", P .. "expiring", "-inf", t, "BYSCORE", "LIMIT", 0, batch)) do
