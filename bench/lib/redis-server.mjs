@@ -4,18 +4,9 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-
-async function freePort() {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address();
-  server.close();
-  await once(server, "close");
-  return port;
-}
+import { freePort } from "./processes.mjs";
 
 /** Starts redis-server (it must be on the PATH) on 127.0.0.1; `stop()` kills it and removes its folder. */
 export async function startRedis() {
