@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the core's vectors, interop and receiver suites and the Hono adapter's suite on every runtime the README
+# Runs the core's vectors, interop and receiver suites, the sender's deliver() suites and the Hono adapter's suite on every runtime the README
 # promises besides the machine's Node 20 (which `pnpm test` covers): Node 22 and 24, Bun and Deno through their
 # npm packages, and workerd through Miniflare with the worker bundled as Wrangler bundles it. Each prints the
 # crypto backend it picked and its verify time. Needs `pnpm build` first. The runtimes are installed once into
@@ -19,7 +19,8 @@ suites=(
   --project "core (webcrypto)" --project "core (node)" --project hono
   packages/core/test/vectors.test.ts packages/core/test/interop.test.ts packages/core/test/sign-verify.test.ts
   packages/core/test/schemes.test.ts packages/core/test/v1a.test.ts packages/core/test/receiver.test.ts
-  packages/core/test/runtime.test.ts packages/hono/test
+  packages/core/test/runtime.test.ts packages/core/test/sender/deliver.test.ts packages/core/test/sender/interop.test.ts
+  packages/core/test/sender/ssrf.test.ts packages/hono/test
 )
 vitest=node_modules/vitest/vitest.mjs
 
