@@ -4,7 +4,7 @@ import { HooklineError } from "../errors";
 import { parseRange } from "../net";
 import { randomId } from "../random";
 import { type EventSchemas, schemaFor, type UntypedCatalog, validateData } from "../receiver/events";
-import { consoleLogger } from "../receiver/log";
+import { consoleLogger, safeLogger } from "../receiver/log";
 import { fixedSchedule, type RetrySchedule, retrySchedules } from "../retry";
 import { standardWebhooks } from "../schemes";
 import { generateMessageId } from "../webhook";
@@ -101,7 +101,7 @@ export function createSender<const Catalog extends EventSchemas = UntypedCatalog
     policy,
     hooks: options.hooks ?? {},
     telemetry: options.telemetry,
-    logger: options.logger ?? consoleLogger,
+    logger: safeLogger(options.logger ?? consoleLogger),
     agentOptions,
     now,
   });

@@ -192,6 +192,23 @@ describe("outcomes", () => {
     expect(outbox.stats()).toMatchObject({ attempts: 3, inFlight: 0, counts: { retrying: 2, delivered: 1 } });
   });
 
+  it("delivers all the same when a hook and the logger both throw", async () => {
+    const server = await scripted(503, 200);
+    const throwing = () => {
+      throw new Error("broken observer");
+    };
+    const outbox = sender({
+      schedule: [0, 20],
+      logger: { info: throwing, warn: throwing, error: throwing },
+      hooks: { onAttempt: throwing, onDelivered: throwing },
+    });
+    await outbox.endpoints.create({ url: server.origin });
+    outbox.start();
+    const sent = await outbox.send("ping", {});
+    await outbox.drain({ withinMs: 1000 });
+    expect(await outbox.deliveries.get(sent.deliveries[0]!.id)).toMatchObject({ status: "delivered", attempts: 2 });
+  });
+
   it("keeps the answer in the attempt log cut at maxResponseBytes, and times out at timeoutMs", async () => {
     const long = await scripted((_, response) => response.writeHead(503).end("0123456789"));
     const hang = await scripted(() => {});
