@@ -12,6 +12,7 @@ import { createDeliveryAgent, createSender } from "@hookline/core";
 import { bullmqDeliveries } from "@hookline/redis/bullmq";
 import { Worker } from "bullmq";
 import { Redis } from "ioredis";
+import { serveUntilStop } from "./processes.mjs";
 
 const { mode, redisUrl, prefix, concurrency, perEndpointConcurrency, timeoutMs } = JSON.parse(process.argv[2]);
 const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
@@ -53,12 +54,4 @@ if (mode === "engine") {
   };
 }
 
-const cpuAtStart = process.cpuUsage();
-process.send("ready");
-process.on("message", async (message) => {
-  if (message !== "stop") return;
-  await stop();
-  const { user, system } = process.cpuUsage(cpuAtStart);
-  connection.disconnect();
-  process.send({ cpuUs: user + system }, () => process.exit(0));
-});
+serveUntilStop({ stop: () => stop(), close: async () => connection.disconnect() });

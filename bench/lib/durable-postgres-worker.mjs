@@ -11,6 +11,7 @@
 import { createDeliveryAgent, createSender } from "@hookline/core";
 import { postgresDeliveries } from "@hookline/postgres";
 import pg from "pg";
+import { serveUntilStop } from "./processes.mjs";
 
 const { mode, url, prefix, concurrency, perEndpointConcurrency, timeoutMs, secret } = JSON.parse(process.argv[2]);
 const pool = new pg.Pool({ connectionString: url, max: 20 });
@@ -69,12 +70,4 @@ if (mode === "engine") {
   };
 }
 
-const cpuAtStart = process.cpuUsage();
-process.send("ready");
-process.on("message", async (message) => {
-  if (message !== "stop") return;
-  await stop();
-  const { user, system } = process.cpuUsage(cpuAtStart);
-  await pool.end();
-  process.send({ cpuUs: user + system }, () => process.exit(0));
-});
+serveUntilStop({ stop: () => stop(), close: () => pool.end() });

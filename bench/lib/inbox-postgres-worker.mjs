@@ -9,6 +9,7 @@
 import { createReceiver } from "@hookline/core";
 import { postgresInbox } from "@hookline/postgres";
 import pg from "pg";
+import { serveUntilStop } from "./processes.mjs";
 
 const { url, table, ledger, concurrency } = JSON.parse(process.argv[2]);
 const pool = new pg.Pool({ connectionString: url, max: concurrency + 2 });
@@ -20,13 +21,5 @@ const receiver = createReceiver({
   waitsMs.push(Date.now() - event.data.sentAt);
   await tx.query(`INSERT INTO ${ledger} (event_id, amount) VALUES ($1, $2)`, [event.id, event.data.n]);
 });
-const cpuStart = process.cpuUsage();
+serveUntilStop({ stop: () => receiver.stop(), close: () => pool.end(), report: () => ({ waitsMs }) });
 receiver.work({ concurrency });
-process.send("ready");
-process.on("message", async (message) => {
-  if (message !== "stop") return;
-  await receiver.stop();
-  const { user, system } = process.cpuUsage(cpuStart);
-  await pool.end();
-  process.send({ cpuUs: user + system, waitsMs }, () => process.exit(0));
-});

@@ -22,6 +22,22 @@ export async function forkReady(file, config, ready = () => true) {
   return { child, message };
 }
 
+/**
+ * The child's side of `forkReady` and `stopChild`: says "ready"; on "stop", stops its work, takes the CPU time it
+ * used since this call, closes its connections, and exits after replying `{ cpuUs, ...report() }`.
+ */
+export function serveUntilStop({ stop, close = async () => {}, report = () => ({}) }) {
+  const cpuAtStart = process.cpuUsage();
+  process.send("ready");
+  process.on("message", async (message) => {
+    if (message !== "stop") return;
+    await stop();
+    const { user, system } = process.cpuUsage(cpuAtStart);
+    await close();
+    process.send({ cpuUs: user + system, ...report() }, () => process.exit(0));
+  });
+}
+
 /** Sends "stop"; resolves the process's reply (`{ cpuUs, … }`) once it has exited. */
 export async function stopChild(child) {
   const exited = once(child, "exit");
