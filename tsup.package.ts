@@ -13,7 +13,9 @@ for (const subpath of Object.keys(exports)) {
 
 export default defineConfig({
   entry,
-  format: ["esm", "cjs"],
+  // ESM only: CommonJS callers load it with require(), which Node runs for ES modules from 20.19 and 22.12 on
+  // (see .changeset/esm-only.md).
+  format: ["esm"],
   target: "es2022",
   dts: true,
   // Whitespace and syntax only: names stay as written, so stack traces still name the functions. No source maps:

@@ -2,8 +2,9 @@
 # Runs the core's vectors, interop and receiver suites, the sender's deliver() suites and the Hono adapter's suite on every runtime the README
 # promises besides the machine's Node 20 (which `pnpm test` covers): Node 22 and 24, Bun and Deno through their
 # npm packages, and workerd through Miniflare with the worker bundled as Wrangler bundles it. Each prints the
-# crypto backend it picked and its verify time. Needs `pnpm build` first. The runtimes are installed once into
-# HOOKLINE_RUNTIMES_DIR (pinned by .ci/runtimes/package-lock.json) and reused by later runs.
+# crypto backend it picked and its verify time, and loads the packages (ES modules only) from CommonJS with
+# require(). Needs `pnpm build` first. The runtimes are installed once into HOOKLINE_RUNTIMES_DIR (pinned by
+# .ci/runtimes/package-lock.json) and reused by later runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,10 +31,12 @@ run() { # name, command…
   echo "── $name"
   "$@" run "${suites[@]}" --typecheck.enabled=false
   "${@:1:$#-1}" packages/hono/test/runtimes/report.mjs
+  "${@:1:$#-1}" packages/hono/test/runtimes/require.cjs
 }
 
 echo "── node $(node --version) (the machine's; the full suite runs under pnpm test)"
 node packages/hono/test/runtimes/report.mjs
+node packages/hono/test/runtimes/require.cjs
 run "node 22" "$bin/node22/bin/node" "$vitest"
 run "node 24" "$bin/node24/bin/node" "$vitest"
 run "bun" "$bin/.bin/bun" --bun "$vitest"

@@ -8,7 +8,7 @@ type Plugin = NonNullable<Options["esbuildPlugins"]>[number];
  * the `hookline-webcrypto` condition forces WebCrypto) and `#net` (node:http through the SSRF guard's DNS lookup
  * under `node`, else fetch). The sources import `./backend` and `./net` (the runtime-neutral modules, which
  * TypeScript and the tests read); this plugin turns those imports into the `#` specifiers, and each variant is an
- * entry of its own, so the JS ships once per format instead of once per runtime kind.
+ * entry of its own, so the JS ships once instead of once per runtime kind.
  */
 const variants: Plugin = {
   name: "hookline-variants",
@@ -29,11 +29,13 @@ export default defineConfig({
     "net/fetch": "src/net/index.ts",
     "net/node": "src/net/node.ts",
   },
-  format: ["esm", "cjs"],
+  // ESM only: CommonJS callers load it with require(), which Node runs for ES modules from 20.19 and 22.12 on
+  // (see .changeset/esm-only.md).
+  format: ["esm"],
   target: "es2022",
   platform: "neutral",
   // Modules that several entries use (the encoding helpers, the SSRF guard's address checks) go to shared chunks,
-  // so that a class such as AddressRefused exists once. tsup splits the CommonJS build too.
+  // so that a class such as AddressRefused exists once.
   splitting: true,
   // Whitespace and syntax only: names stay as written, so stack traces still name Hookline's functions.
   minifyWhitespace: true,
