@@ -15,6 +15,7 @@
 
 import type {
   AttemptInfo,
+  AttemptTelemetry,
   DeliveryTelemetry,
   HeaderReader,
   ReceiveRecord,
@@ -37,6 +38,7 @@ import {
   SpanKind,
   SpanStatusCode,
   type TextMapGetter,
+  type TextMapSetter,
   type TracerProvider,
   trace,
 } from "@opentelemetry/api";
@@ -63,6 +65,13 @@ const headerGetter: TextMapGetter<HeaderReader> = {
   get: (header, key) => header(key),
   // The propagators only `get` the fields they know; no key listing is needed.
   keys: () => [],
+};
+
+/** Writes the propagator's fields (`traceparent`, `tracestate`) into an attempt's headers. */
+const headerSetter: TextMapSetter<Record<string, string>> = {
+  set: (headers, key, value) => {
+    headers[key] = value;
+  },
 };
 
 /** Durations in seconds, as the semantic conventions measure them, with buckets from 5 ms to 10 s. */
@@ -170,11 +179,14 @@ const LAG_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 21_
  * Traces and metrics of a sender, for `createSender({ telemetry })`, following the HTTP client semantic
  * conventions.
  *
- * Each attempt gets a client span named `POST` from its start to its end, with `http.request.method`,
- * `url.full` (no credentials), `server.address`, `server.port`, `http.response.status_code`, `error.type` (the
- * status for 4xx and 5xx, else `timeout`, `network`, `blocked`, `aborted` or `invalid`),
+ * Each attempt gets a client span named `POST` from its start to its end (the root of a trace of its own), with
+ * `http.request.method`, `url.full` (no credentials), `server.address`, `server.port`, `http.response.status_code`,
+ * `error.type` (the status for 4xx and 5xx, else `timeout`, `network`, `blocked`, `aborted` or `invalid`),
  * `http.request.resend_count`, and `webhook.message.id`, `webhook.delivery.id`, `webhook.endpoint.id`,
- * `webhook.event.type`, `webhook.attempt`, `webhook.outcome` (success, retry, final, disable, blocked).
+ * `webhook.event.type`, `webhook.attempt`, `webhook.outcome` (success, retry, final, disable, blocked). The
+ * attempt's request carries that span's context in the headers the global propagator injects (`traceparent` and
+ * `tracestate` with the W3C one; none without a registered propagator or SDK), so that the receiver's span links
+ * to it. Those headers are not signed.
  *
  * Metrics: `http.client.request.duration` (seconds, the conventions' attributes), the `hookline.sender.attempts`
  * counter by `webhook.response.class` (`2xx`, `4xx`, `5xx`, `timeout`, `network`, `blocked`, …), and the
@@ -190,48 +202,74 @@ export function senderTelemetry(options: TelemetryOptions = {}): SenderTelemetry
   const lag = seconds(meter, "hookline.sender.delivery.lag", "From a message's creation to its delivery", LAG_BUCKETS);
 
   return {
-    attempt(info) {
-      const http = httpAttributes(info);
-      duration.record(info.durationMs / 1000, http);
-      attempts.add(1, { "webhook.response.class": responseClass(info), "webhook.event.type": info.type });
-      const endedAt = info.startedAt + info.durationMs;
-      if (info.status === "delivered") {
-        lag.record(Math.max(0, endedAt - info.createdAt) / 1000, { "webhook.event.type": info.type });
-      }
-      const span = tracer.startSpan("POST", { kind: SpanKind.CLIENT, startTime: info.startedAt }, ROOT_CONTEXT);
-      if (span.isRecording()) {
-        span.setAttributes({
-          ...http,
-          "url.full": info.url,
-          "http.request.resend_count": info.attempt - 1,
-          "webhook.message.id": info.messageId,
-          "webhook.delivery.id": info.deliveryId,
-          "webhook.endpoint.id": info.endpointId,
-          "webhook.event.type": info.type,
-          "webhook.attempt": info.attempt,
-          "webhook.outcome": info.outcome,
-        });
-        // As for HTTP client spans: no answer, or a 4xx or 5xx one, is an error.
-        if (http["error.type"] !== undefined) {
-          span.setStatus({ code: SpanStatusCode.ERROR, ...(info.error !== undefined && { message: info.error }) });
-        }
-      }
-      span.end(endedAt);
+    start(attempt) {
+      // The conventions' attributes known before the request, as samplers expect them at the span's start.
+      const server = serverAttributes(attempt.url);
+      const span = tracer.startSpan(
+        "POST",
+        { kind: SpanKind.CLIENT, startTime: attempt.startedAt, attributes: server },
+        ROOT_CONTEXT,
+      );
+      const headers: Record<string, string> = {};
+      propagation.inject(trace.setSpan(ROOT_CONTEXT, span), headers, headerSetter);
+      let ended = false;
+      return {
+        headers,
+        end(info) {
+          if (ended) return;
+          ended = true;
+          const http = httpAttributes(server, info);
+          record(info, http);
+          if (span.isRecording()) {
+            span.setAttributes({
+              ...http,
+              "url.full": info.url,
+              "http.request.resend_count": info.attempt - 1,
+              "webhook.message.id": info.messageId,
+              "webhook.delivery.id": info.deliveryId,
+              "webhook.endpoint.id": info.endpointId,
+              "webhook.event.type": info.type,
+              "webhook.attempt": info.attempt,
+              "webhook.outcome": info.outcome,
+            });
+            // As for HTTP client spans: no answer, or a 4xx or 5xx one, is an error.
+            if (http["error.type"] !== undefined) {
+              span.setStatus({ code: SpanStatusCode.ERROR, ...(info.error !== undefined && { message: info.error }) });
+            }
+          }
+          span.end(info.startedAt + info.durationMs);
+        },
+      } satisfies AttemptTelemetry;
     },
   };
+
+  function record(info: AttemptInfo, http: Attributes) {
+    duration.record(info.durationMs / 1000, http);
+    attempts.add(1, { "webhook.response.class": responseClass(info), "webhook.event.type": info.type });
+    if (info.status === "delivered") {
+      const endedAt = info.startedAt + info.durationMs;
+      lag.record(Math.max(0, endedAt - info.createdAt) / 1000, { "webhook.event.type": info.type });
+    }
+  }
 }
 
-/** The HTTP client conventions' attributes of an attempt (those of `http.client.request.duration`). */
-function httpAttributes(info: AttemptInfo): Attributes {
+/** The method and the server of an attempt, as the HTTP client conventions name them. */
+function serverAttributes(endpoint: string): Attributes {
   const attributes: Attributes = { "http.request.method": "POST" };
   try {
-    const url = new URL(info.url);
+    const url = new URL(endpoint);
     attributes["server.address"] = url.hostname;
     attributes["server.port"] = Number(url.port || (url.protocol === "https:" ? 443 : 80));
     attributes["url.scheme"] = url.protocol.slice(0, -1);
   } catch {
     // An invalid URL has no server to name; `error.type` says `invalid`.
   }
+  return attributes;
+}
+
+/** The HTTP client conventions' attributes of an attempt (those of `http.client.request.duration`). */
+function httpAttributes(server: Attributes, info: AttemptInfo): Attributes {
+  const attributes = { ...server };
   if (info.httpStatus !== undefined) {
     attributes["http.response.status_code"] = info.httpStatus;
     if (info.httpStatus >= 400) attributes["error.type"] = String(info.httpStatus);

@@ -1,16 +1,40 @@
-import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { once } from "node:events";
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
+import { context, propagation, SpanKind, SpanStatusCode, type TextMapPropagator, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { TraceState, W3CTraceContextPropagator } from "@opentelemetry/core";
+import { B3InjectEncoding, B3Propagator } from "@opentelemetry/propagator-b3";
 import {
   AggregationTemporality,
   InMemoryMetricExporter,
   MeterProvider,
   PeriodicExportingMetricReader,
 } from "@opentelemetry/sdk-metrics";
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import {
+  AlwaysOnSampler,
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  type Sampler,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as z from "zod";
-import { createReceiver, createSender, defineEvents, memoryDeadLetters, type ReceiverOptions } from "../src";
+import {
+  createReceiver,
+  createSender,
+  defineEvents,
+  github,
+  hmac,
+  memoryDeadLetters,
+  type ReceiverOptions,
+  type SenderOptions,
+  standardWebhooks,
+  stripe,
+  type WebhookScheme,
+} from "../src";
+import { nodeHandler } from "../src/node";
 import { receiverTelemetry, senderTelemetry } from "../src/otel";
 import { signedDelivery } from "../src/testing";
 import { loopbackServer } from "./sender/loopback";
@@ -33,9 +57,12 @@ afterAll(() => {
 });
 
 /** Providers that keep what they get in memory; `collect()` reads the metrics so far, by name. */
-function inMemory() {
+function inMemory(sampler?: Sampler) {
   const spans = new InMemorySpanExporter();
-  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+  const tracerProvider = new BasicTracerProvider({
+    spanProcessors: [new SimpleSpanProcessor(spans)],
+    ...(sampler && { sampler }),
+  });
   const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
   const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
   const meterProvider = new MeterProvider({ readers: [reader] });
@@ -380,5 +407,197 @@ describe("senderTelemetry", () => {
     expect(more).toEqual([]);
     expect(lag?.attributes).toEqual({ "webhook.event.type": "invoice.paid" });
     expect(lag?.value).toMatchObject({ count: 1 });
+  });
+});
+
+/** A receiver with `receiverTelemetry` behind node:http on 127.0.0.1, port 0; it keeps each request's headers. */
+async function receivingServer(scheme: WebhookScheme) {
+  const telemetry = inMemory();
+  const receiver = createReceiver({
+    secret,
+    scheme,
+    events,
+    logger: silent,
+    telemetry: receiverTelemetry(telemetry),
+  }).on("invoice.paid", () => {});
+  const headers: IncomingHttpHeaders[] = [];
+  const handle = nodeHandler(receiver);
+  const server = createServer((request, response) => {
+    headers.push(request.headers);
+    return handle(request, response);
+  }).listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks`,
+    headers,
+    spans: telemetry.spans,
+    receiver,
+    async [Symbol.asyncDispose]() {
+      await receiver.drain();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Sends one `invoice.paid` through a started sender to `url` and waits until it is attempted. */
+async function sendOnce(url: string, options: SenderOptions & { endpointHeaders?: Record<string, string> } = {}) {
+  const { endpointHeaders, ...senderOptions } = options;
+  const sender = createSender({ allow: ["127.0.0.1/32"], schedule: [0], logger: silent, ...senderOptions });
+  try {
+    await sender.endpoints.create({ url, secret, ...(endpointHeaders && { headers: endpointHeaders }) });
+    sender.start();
+    const sent = await sender.send("invoice.paid", paid.data, { id: "msg_linked" });
+    await sender.drain();
+    const [delivery] = sent.deliveries;
+    return await sender.deliveries.get(delivery?.id ?? "");
+  } finally {
+    await sender.stop();
+  }
+}
+
+/** The one attempt span and the one `webhook.receive` span, which must be linked to it. */
+function linkedPair(attempts: ReadableSpan[], receives: ReadableSpan[]) {
+  expect(attempts).toHaveLength(1);
+  expect(receives).toHaveLength(1);
+  const [attempt] = attempts as [ReadableSpan];
+  const [receive] = receives as [ReadableSpan];
+  expect(receive.name).toBe("webhook.receive");
+  // The receiver's documented behaviour: a link to the sender's span, not a parent (the header comes from outside).
+  expect(receive.links.map((link) => [link.context.traceId, link.context.spanId])).toEqual([
+    [attempt.spanContext().traceId, attempt.spanContext().spanId],
+  ]);
+  expect(receive.parentSpanContext).toBeUndefined();
+  return { attempt, receive };
+}
+
+describe("trace propagation, sender to receiver over HTTP", () => {
+  const schemes: [string, WebhookScheme][] = [
+    ["standardWebhooks", standardWebhooks()],
+    ["stripe", stripe()],
+    ["github", github()],
+    ["hmac", hmac({ header: "x-webhook-signature", prefix: "sha256=" })],
+  ];
+  for (const [name, scheme] of schemes) {
+    it(`${name}: the attempt's traceparent is sent unsigned, the receiver verifies it and links to the attempt`, async () => {
+      await using receiving = await receivingServer(scheme);
+      const sending = inMemory();
+      const delivery = await sendOnce(receiving.url, {
+        scheme,
+        telemetry: senderTelemetry(sending),
+      });
+      expect(delivery?.status).toBe("delivered");
+
+      const { attempt, receive } = linkedPair(sending.spans(), receiving.spans());
+      const { traceId, spanId } = attempt.spanContext();
+      expect(attempt.kind).toBe(SpanKind.CLIENT);
+      expect(attempt.parentSpanContext).toBeUndefined(); // each attempt is a trace of its own
+      expect(receiving.headers.map((headers) => headers.traceparent)).toEqual([`00-${traceId}-${spanId}-01`]);
+      expect(receiving.headers[0]?.tracestate).toBeUndefined(); // nothing to carry: the span has no trace state
+      expect(receive.attributes).toMatchObject({
+        "webhook.outcome": "processed",
+        "http.response.status_code": 200,
+        "webhook.event.type": "invoice.paid",
+      });
+    });
+  }
+
+  it("carries tracestate when the attempt's span has one", async () => {
+    await using receiving = await receivingServer(standardWebhooks());
+    const stateful: Sampler = {
+      shouldSample: (...args) => ({
+        ...new AlwaysOnSampler().shouldSample(...args),
+        traceState: new TraceState("hookline=attempt,vendor=1"),
+      }),
+    };
+    const sending = inMemory(stateful);
+    await sendOnce(receiving.url, { telemetry: senderTelemetry(sending) });
+
+    const { attempt, receive } = linkedPair(sending.spans(), receiving.spans());
+    expect(receiving.headers[0]?.tracestate).toBe("hookline=attempt,vendor=1");
+    expect(attempt.spanContext().traceState?.serialize()).toBe("hookline=attempt,vendor=1");
+    expect(receive.links[0]?.context.traceState?.serialize()).toBe("hookline=attempt,vendor=1");
+  });
+
+  it("the registered propagator decides the headers: B3 instead of traceparent", async () => {
+    const b3: TextMapPropagator = new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER });
+    propagation.disable();
+    propagation.setGlobalPropagator(b3);
+    try {
+      await using receiving = await receivingServer(standardWebhooks());
+      const sending = inMemory();
+      await sendOnce(receiving.url, { telemetry: senderTelemetry(sending) });
+
+      const { attempt } = linkedPair(sending.spans(), receiving.spans());
+      const [headers] = receiving.headers;
+      expect(headers?.traceparent).toBeUndefined();
+      expect(headers?.["x-b3-traceid"]).toBe(attempt.spanContext().traceId);
+      expect(headers?.["x-b3-spanid"]).toBe(attempt.spanContext().spanId);
+      expect(headers?.["x-b3-sampled"]).toBe("1");
+    } finally {
+      propagation.disable();
+      propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    }
+  });
+
+  it("the attempt's trace headers replace an endpoint's custom ones of the same name", async () => {
+    await using receiving = await receivingServer(standardWebhooks());
+    const sending = inMemory();
+    const stale = "00-11111111111111111111111111111111-2222222222222222-01";
+    await sendOnce(receiving.url, {
+      telemetry: senderTelemetry(sending),
+      endpointHeaders: { TraceParent: stale, "x-tenant": "acme" },
+    });
+    const { attempt } = linkedPair(sending.spans(), receiving.spans());
+    const [headers] = receiving.headers;
+    expect(headers?.traceparent).toBe(`00-${attempt.spanContext().traceId}-${attempt.spanContext().spanId}-01`);
+    expect(headers?.["x-tenant"]).toBe("acme");
+  });
+
+  it("no SDK: no header at all, with or without a registered propagator", async () => {
+    await using receiving = await receivingServer(standardWebhooks());
+    // The W3C propagator is registered (beforeAll) but no tracer provider: the no-op span has no valid context.
+    expect((await sendOnce(receiving.url, { telemetry: senderTelemetry() }))?.status).toBe("delivered");
+    propagation.disable();
+    try {
+      expect((await sendOnce(receiving.url, { telemetry: senderTelemetry() }))?.status).toBe("delivered");
+    } finally {
+      propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    }
+    expect(receiving.headers).toHaveLength(2);
+    for (const headers of receiving.headers) {
+      expect(Object.keys(headers).filter((name) => /trace|b3|baggage/.test(name))).toEqual([]);
+    }
+    // Its webhook.receive spans are roots without links.
+    expect(receiving.spans().map((span) => span.links.length)).toEqual([0, 0]);
+  });
+
+  it("telemetry that throws or hands over a header that cannot be sent changes no delivery", async () => {
+    await using receiving = await receivingServer(standardWebhooks());
+    const errors: unknown[] = [];
+    const logger = { ...silent, error: (fields: unknown) => void errors.push(fields) };
+    const throwing = await sendOnce(receiving.url, {
+      logger,
+      telemetry: {
+        start() {
+          throw new Error("no");
+        },
+      },
+    });
+    expect(throwing?.status).toBe("delivered");
+    expect(errors).toEqual([{ hook: "telemetry", error: new Error("no") }]);
+    const ended: string[] = [];
+    const unsendable = await sendOnce(receiving.url, {
+      telemetry: {
+        start: () => ({
+          headers: { traceparent: "line\nbreak", "bad name": "x", "x-trace": "fine" },
+          end: (info) => void ended.push(info.status),
+        }),
+      },
+    });
+    expect(unsendable?.status).toBe("delivered");
+    expect(ended).toEqual(["delivered"]);
+    expect(receiving.headers[1]?.traceparent).toBeUndefined();
+    expect(receiving.headers[1]?.["x-trace"]).toBe("fine");
   });
 });
