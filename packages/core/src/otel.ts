@@ -18,6 +18,7 @@ import type {
   AttemptTelemetry,
   DeliveryTelemetry,
   HeaderReader,
+  ReceiveOutcome,
   ReceiveRecord,
   ReceiverTelemetry,
   SenderTelemetry,
@@ -86,8 +87,14 @@ const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 
  * ends when the handlers do (after a 202 too), with `webhook.message.id`, `webhook.event.type`,
  * `webhook.outcome`, `http.response.status_code` and `error.type` (the error code).
  *
+ * With an inbox, the queued event keeps the `webhook.receive` span's context (`traceparent` among its stored
+ * headers), and each run of a worker gets a `webhook.process` consumer span of its own, linked to it, in whose
+ * context the handlers run; it ends with `webhook.outcome` `processed`, `ignored`, `retrying`, `dead_lettered` or
+ * `failed` (exhausted with no dead-letter store).
+ *
  * Metrics: `hookline.receiver.received`, `.processed`, `.duplicates`, `.rejected` (by `error.type`),
- * `.dead_lettered`, `.failed` and `.queued` (with an inbox) counters, and the `hookline.receiver.handler.duration` histogram (seconds).
+ * `.dead_lettered`, `.failed`, and with an inbox `.queued` and `.retrying` counters, and the
+ * `hookline.receiver.handler.duration` histogram (seconds), of a worker's runs too.
  */
 export function receiverTelemetry(options: TelemetryOptions = {}): ReceiverTelemetry {
   const { tracer, meter } = instrumentation(options);
@@ -98,8 +105,12 @@ export function receiverTelemetry(options: TelemetryOptions = {}): ReceiverTelem
   const duplicates = counter("duplicates", "Deliveries of a message already processed, or being processed");
   const rejected = counter("rejected", "Deliveries refused before any handler ran, by error code");
   const deadLettered = counter("dead_lettered", "Deliveries whose handler failed and whose event was dead-lettered");
-  const failed = counter("failed", "Deliveries whose handler failed with nothing to keep the event: answered 500");
+  const failed = counter(
+    "failed",
+    "Deliveries whose handler failed with nothing to keep the event: answered 500, or exhausted in an inbox",
+  );
   const queued = counter("queued", "Deliveries stored in the inbox for a worker");
+  const retrying = counter("retrying", "Inbox runs whose handler failed: the inbox runs the event again later");
   const counters: Partial<Record<ReceiveRecord["outcome"], Counter>> = {
     processed,
     duplicate: duplicates,
@@ -107,6 +118,7 @@ export function receiverTelemetry(options: TelemetryOptions = {}): ReceiverTelem
     failed,
     queued,
     rejected,
+    retrying,
   };
   const handlerDuration = seconds(
     meter,
@@ -118,26 +130,38 @@ export function receiverTelemetry(options: TelemetryOptions = {}): ReceiverTelem
     start(header) {
       received.add(1);
       const active = context.active();
-      const remote = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, header, headerGetter));
-      const links: Link[] = remote && trace.isSpanContextValid(remote) ? [{ context: remote }] : [];
       const kind = trace.getSpan(active) ? SpanKind.INTERNAL : SpanKind.SERVER;
-      const span = tracer.startSpan("webhook.receive", { kind, links }, active);
-      // A span that neither records nor carries a trace (the no-op API's) has no context worth entering.
-      const spanContext: Context | undefined =
-        span.isRecording() || trace.isSpanContextValid(span.spanContext()) ? trace.setSpan(active, span) : undefined;
-      let ended = false;
-      return {
-        run: (handlers) => (spanContext ? context.with(spanContext, handlers) : handlers()),
-        end(record) {
-          if (ended) return;
-          ended = true;
-          count(record);
-          if (span.isRecording()) describe(span, record);
-          span.end();
-        },
-      } satisfies DeliveryTelemetry;
+      return follow("webhook.receive", kind, header, active);
     },
+    // The worker's loop runs in no request's context: each run is a trace of its own, linked to its delivery's.
+    process: (header) => follow("webhook.process", SpanKind.CONSUMER, header, ROOT_CONTEXT),
   };
+
+  /** A span for one delivery or run, linked to the trace its headers carry, and what ends it. */
+  function follow(name: string, kind: SpanKind, header: HeaderReader, parent: Context): DeliveryTelemetry {
+    const remote = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, header, headerGetter));
+    const links: Link[] = remote && trace.isSpanContextValid(remote) ? [{ context: remote }] : [];
+    const span = tracer.startSpan(name, { kind, links }, parent);
+    // A span that neither records nor carries a trace (the no-op API's) has no context worth entering.
+    const spanContext: Context | undefined =
+      span.isRecording() || trace.isSpanContextValid(span.spanContext()) ? trace.setSpan(parent, span) : undefined;
+    let ended = false;
+    return {
+      run: (handlers) => (spanContext ? context.with(spanContext, handlers) : handlers()),
+      end(record) {
+        if (ended) return;
+        ended = true;
+        count(record);
+        if (span.isRecording()) describe(span, record);
+        span.end();
+      },
+      headers() {
+        const headers: Record<string, string> = {};
+        if (spanContext) propagation.inject(spanContext, headers, headerSetter);
+        return headers;
+      },
+    };
+  }
 
   function count(record: ReceiveRecord) {
     const { type } = record.delivery;
@@ -145,7 +169,9 @@ export function receiverTelemetry(options: TelemetryOptions = {}): ReceiverTelem
     const counter = counters[record.outcome];
     if (record.outcome === "duplicate") byType["webhook.in_flight"] = record.code === "in_flight";
     if (record.outcome === "rejected") {
-      counter?.add(1, { "error.type": record.code ?? "unknown", "http.response.status_code": record.status });
+      const attributes: Attributes = { "error.type": record.code ?? "unknown" };
+      if (record.status !== undefined) attributes["http.response.status_code"] = record.status;
+      counter?.add(1, attributes);
     } else counter?.add(1, byType);
     if (record.handlerMs !== undefined) {
       handlerDuration.record(record.handlerMs / 1000, { ...byType, "webhook.outcome": record.outcome });
@@ -153,11 +179,11 @@ export function receiverTelemetry(options: TelemetryOptions = {}): ReceiverTelem
   }
 }
 
+const HANDLER_FAILED = new Set<ReceiveOutcome>(["failed", "dead_lettered", "retrying"]);
+
 function describe(span: Span, record: ReceiveRecord) {
-  const attributes: Attributes = {
-    "webhook.outcome": record.outcome,
-    "http.response.status_code": record.status,
-  };
+  const attributes: Attributes = { "webhook.outcome": record.outcome };
+  if (record.status !== undefined) attributes["http.response.status_code"] = record.status;
   const { id, deliveryId, type } = record.delivery;
   if (id !== undefined) attributes["webhook.message.id"] = id;
   if (deliveryId !== undefined) attributes["webhook.delivery.id"] = deliveryId;
@@ -167,7 +193,7 @@ function describe(span: Span, record: ReceiveRecord) {
   span.setAttributes(attributes);
   if (record.error !== undefined) span.recordException(exception(record.error));
   // A refusal (4xx) is the sender's error, not ours: as for HTTP server spans, only 5xx and failed handlers are.
-  if (record.status >= 500 || record.outcome === "failed" || record.outcome === "dead_lettered") {
+  if ((record.status ?? 0) >= 500 || HANDLER_FAILED.has(record.outcome)) {
     span.setStatus({ code: SpanStatusCode.ERROR, message: record.code ?? "handler failed" });
   }
 }

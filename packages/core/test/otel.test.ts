@@ -27,7 +27,9 @@ import {
   defineEvents,
   github,
   hmac,
+  type InboxStore,
   memoryDeadLetters,
+  memoryInbox,
   type ReceiverOptions,
   type SenderOptions,
   standardWebhooks,
@@ -411,7 +413,11 @@ describe("senderTelemetry", () => {
 });
 
 /** A receiver with `receiverTelemetry` behind node:http on 127.0.0.1, port 0; it keeps each request's headers. */
-async function receivingServer(scheme: WebhookScheme) {
+async function receivingServer(
+  scheme: WebhookScheme,
+  options: Partial<ReceiverOptions<typeof events, unknown>> = {},
+  handler: () => void = () => {},
+) {
   const telemetry = inMemory();
   const receiver = createReceiver({
     secret,
@@ -419,7 +425,8 @@ async function receivingServer(scheme: WebhookScheme) {
     events,
     logger: silent,
     telemetry: receiverTelemetry(telemetry),
-  }).on("invoice.paid", () => {});
+    ...options,
+  }).on("invoice.paid", handler);
   const headers: IncomingHttpHeaders[] = [];
   const handle = nodeHandler(receiver);
   const server = createServer((request, response) => {
@@ -431,9 +438,10 @@ async function receivingServer(scheme: WebhookScheme) {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks`,
     headers,
     spans: telemetry.spans,
+    collect: telemetry.collect,
     receiver,
     async [Symbol.asyncDispose]() {
-      await receiver.drain();
+      await receiver.stop();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     },
@@ -505,8 +513,8 @@ describe("trace propagation, sender to receiver over HTTP", () => {
   it("carries tracestate when the attempt's span has one", async () => {
     await using receiving = await receivingServer(standardWebhooks());
     const stateful: Sampler = {
-      shouldSample: (...args) => ({
-        ...new AlwaysOnSampler().shouldSample(...args),
+      shouldSample: () => ({
+        ...new AlwaysOnSampler().shouldSample(),
         traceState: new TraceState("hookline=attempt,vendor=1"),
       }),
     };
@@ -599,5 +607,107 @@ describe("trace propagation, sender to receiver over HTTP", () => {
     expect(ended).toEqual(["delivered"]);
     expect(receiving.headers[1]?.traceparent).toBeUndefined();
     expect(receiving.headers[1]?.["x-trace"]).toBe("fine");
+  });
+});
+
+describe("an inbox worker's runs", () => {
+  /** Waits for the inbox to hold the event in `status`, the worker running meanwhile. */
+  async function settled(inbox: InboxStore, id: string, status: string) {
+    for (let waited = 0; (await inbox.get(id))?.status !== status; waited += 10) {
+      if (waited > 10_000) throw new Error(`${id} never reached ${status}: ${JSON.stringify(await inbox.get(id))}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  it("sender attempt ← webhook.receive (queued) ← webhook.process, the handler's span nested in the last", async () => {
+    const inbox = memoryInbox();
+    const appSpans = new InMemorySpanExporter();
+    trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(appSpans)] }));
+    try {
+      await using receiving = await receivingServer(standardWebhooks(), { inbox }, () => {
+        trace.getTracer("app").startSpan("app.markPaid").end();
+      });
+      const sending = inMemory();
+      expect((await sendOnce(receiving.url, { telemetry: senderTelemetry(sending) }))?.status).toBe("delivered");
+      receiving.receiver.work();
+      await settled(inbox, "msg_linked", "processed");
+      await receiving.receiver.stop();
+
+      const [receive, process, ...others] = receiving.spans();
+      expect(others).toEqual([]);
+      const { attempt } = linkedPair(sending.spans(), [receive as ReadableSpan]);
+      expect(receive?.attributes["webhook.outcome"]).toBe("queued");
+      expect(process?.name).toBe("webhook.process");
+      expect(process?.kind).toBe(SpanKind.CONSUMER);
+      expect(process?.parentSpanContext).toBeUndefined();
+      expect(process?.links.map((link) => link.context.spanId)).toEqual([receive?.spanContext().spanId]);
+      expect(process?.spanContext().traceId).not.toBe(attempt.spanContext().traceId);
+      expect(process?.attributes).toEqual({
+        "webhook.outcome": "processed",
+        "webhook.message.id": "msg_linked",
+        "webhook.event.type": "invoice.paid",
+      });
+      const [handled] = appSpans.getFinishedSpans();
+      expect(handled?.parentSpanContext?.spanId).toBe(process?.spanContext().spanId);
+
+      const metrics = await receiving.collect();
+      expect(metrics.get("hookline.receiver.received")?.[0]?.value).toBe(1);
+      expect(metrics.get("hookline.receiver.queued")?.[0]?.value).toBe(1);
+      expect(metrics.get("hookline.receiver.processed")).toEqual([
+        { attributes: { "webhook.event.type": "invoice.paid" }, value: 1 },
+      ]);
+      const [duration] = metrics.get("hookline.receiver.handler.duration") ?? [];
+      expect(duration?.attributes).toEqual({ "webhook.event.type": "invoice.paid", "webhook.outcome": "processed" });
+      expect(duration?.value).toMatchObject({ count: 1 });
+    } finally {
+      trace.disable();
+    }
+  });
+
+  it("a failing handler: a retrying run, then a dead-lettered one, both in error; exhausted without a store: failed", async () => {
+    const boom = new Error("boom");
+    const kept = memoryInbox();
+    await using keeping = await receivingServer(
+      standardWebhooks(),
+      { inbox: kept, deadLetters: memoryDeadLetters(), schedule: [0, 0] },
+      () => {
+        throw boom;
+      },
+    );
+    const lost = memoryInbox();
+    await using losing = await receivingServer(standardWebhooks(), { inbox: lost, schedule: [0] }, () => {
+      throw boom;
+    });
+    for (const [receiving, inbox] of [
+      [keeping, kept],
+      [losing, lost],
+    ] as const) {
+      await sendOnce(receiving.url);
+      receiving.receiver.work();
+      await settled(inbox, "msg_linked", "exhausted");
+      await receiving.receiver.stop();
+    }
+
+    const runs = (spans: ReadableSpan[]) =>
+      spans
+        .filter((span) => span.name === "webhook.process")
+        .map((span) => [
+          span.attributes["webhook.outcome"],
+          span.status.code,
+          span.events[0]?.attributes?.["exception.message"],
+        ]);
+    expect(runs(keeping.spans())).toEqual([
+      ["retrying", SpanStatusCode.ERROR, "boom"],
+      ["dead_lettered", SpanStatusCode.ERROR, "boom"],
+    ]);
+    expect(runs(losing.spans())).toEqual([["failed", SpanStatusCode.ERROR, "boom"]]);
+    const keptMetrics = await keeping.collect();
+    expect(keptMetrics.get("hookline.receiver.retrying")?.[0]?.value).toBe(1);
+    expect(keptMetrics.get("hookline.receiver.dead_lettered")?.[0]?.value).toBe(1);
+    expect(keptMetrics.get("hookline.receiver.processed")).toBeUndefined();
+    expect(
+      keptMetrics.get("hookline.receiver.handler.duration")?.map((point) => point.attributes["webhook.outcome"]),
+    ).toEqual(["retrying", "dead_lettered"]);
+    expect((await losing.collect()).get("hookline.receiver.failed")?.[0]?.value).toBe(1);
   });
 });
