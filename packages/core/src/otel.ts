@@ -208,7 +208,7 @@ const LAG_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 21_
  * Each attempt gets a client span named `POST` from its start to its end (the root of a trace of its own), with
  * `http.request.method`, `url.full` (no credentials), `server.address`, `server.port`, `http.response.status_code`,
  * `error.type` (the status for 4xx and 5xx, else `timeout`, `network`, `blocked`, `aborted` or `invalid`),
- * `http.request.resend_count`, and `webhook.message.id`, `webhook.delivery.id`, `webhook.endpoint.id`,
+ * `http.request.resend_count` (from the second attempt on), and `webhook.message.id`, `webhook.delivery.id`, `webhook.endpoint.id`,
  * `webhook.event.type`, `webhook.attempt`, `webhook.outcome` (success, retry, final, disable, blocked). The
  * attempt's request carries that span's context in the headers the global propagator injects (`traceparent` and
  * `tracestate` with the W3C one; none without a registered propagator or SDK), so that the receiver's span links
@@ -233,7 +233,7 @@ export function senderTelemetry(options: TelemetryOptions = {}): SenderTelemetry
       const server = serverAttributes(attempt.url);
       const span = tracer.startSpan(
         "POST",
-        { kind: SpanKind.CLIENT, startTime: attempt.startedAt, attributes: server },
+        { kind: SpanKind.CLIENT, startTime: attempt.startedAt, attributes: { ...server, "url.full": attempt.url } },
         ROOT_CONTEXT,
       );
       const headers: Record<string, string> = {};
@@ -249,8 +249,8 @@ export function senderTelemetry(options: TelemetryOptions = {}): SenderTelemetry
           if (span.isRecording()) {
             span.setAttributes({
               ...http,
-              "url.full": info.url,
-              "http.request.resend_count": info.attempt - 1,
+              // The conventions set it only on a request sent again.
+              ...(info.attempt > 1 && { "http.request.resend_count": info.attempt - 1 }),
               "webhook.message.id": info.messageId,
               "webhook.delivery.id": info.deliveryId,
               "webhook.endpoint.id": info.endpointId,

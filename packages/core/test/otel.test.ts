@@ -356,12 +356,12 @@ describe("senderTelemetry", () => {
       expect(span.kind).toBe(SpanKind.CLIENT);
       expect(span.attributes).toMatchObject({
         "http.request.method": "POST",
-        "http.request.resend_count": 0,
         "webhook.message.id": "msg_otel",
         "webhook.event.type": "invoice.paid",
         "webhook.attempt": 1,
       });
     }
+    for (const span of byKind.values()) expect(span.attributes["http.request.resend_count"]).toBeUndefined();
     const delivered = byKind.get("2xx");
     expect(delivered?.attributes).toMatchObject({
       "url.full": `http://127.0.0.1:${ok.port}/hooks?x=1`, // no credentials
@@ -478,6 +478,50 @@ function linkedPair(attempts: ReadableSpan[], receives: ReadableSpan[]) {
   expect(receive.parentSpanContext).toBeUndefined();
   return { attempt, receive };
 }
+
+describe("senderTelemetry, attempt by attempt", () => {
+  it("the conventions' attributes reach the sampler at the span's start; a retry counts as a resend", async () => {
+    let answered = 0;
+    const flaky = await loopbackServer((_, response) => response.writeHead(answered++ === 0 ? 503 : 200).end());
+    const sampled: Record<string, unknown>[] = [];
+    const recording: Sampler = {
+      shouldSample: (_context, _traceId, _name, _kind, attributes) => {
+        sampled.push({ ...attributes });
+        return new AlwaysOnSampler().shouldSample();
+      },
+    };
+    const { spans, ...providers } = inMemory(recording);
+    try {
+      expect(
+        (await sendOnce(`${flaky.origin}/hooks`, { schedule: [0, 0], telemetry: senderTelemetry(providers) }))?.status,
+      ).toBe("delivered");
+    } finally {
+      await flaky.close();
+    }
+    const server = {
+      "http.request.method": "POST",
+      "server.address": "127.0.0.1",
+      "server.port": flaky.port,
+      "url.scheme": "http",
+      "url.full": `${flaky.origin}/hooks`,
+    };
+    expect(sampled).toEqual([server, server]);
+    expect(
+      spans().map((span) => [
+        span.attributes["webhook.attempt"],
+        span.attributes["http.request.resend_count"],
+        span.attributes["http.response.status_code"],
+      ]),
+    ).toEqual([
+      [1, undefined, 503],
+      [2, 1, 200],
+    ]);
+    // Each attempt is a span, and a trace, of its own: each request named its own.
+    const [first, second] = flaky.requests.map((request) => request.headers.traceparent);
+    expect(first).toBe(`00-${spans()[0]?.spanContext().traceId}-${spans()[0]?.spanContext().spanId}-01`);
+    expect(second).toBe(`00-${spans()[1]?.spanContext().traceId}-${spans()[1]?.spanContext().spanId}-01`);
+  });
+});
 
 describe("trace propagation, sender to receiver over HTTP", () => {
   const schemes: [string, WebhookScheme][] = [
