@@ -208,11 +208,11 @@ const LAG_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 21_
  * Each attempt gets a client span named `POST` from its start to its end (the root of a trace of its own), with
  * `http.request.method`, `url.full` (no credentials), `server.address`, `server.port`, `http.response.status_code`,
  * `error.type` (the status for 4xx and 5xx, else `timeout`, `network`, `blocked`, `aborted` or `invalid`),
- * `http.request.resend_count` (from the second attempt on), and `webhook.message.id`, `webhook.delivery.id`, `webhook.endpoint.id`,
- * `webhook.event.type`, `webhook.attempt`, `webhook.outcome` (success, retry, final, disable, blocked). The
- * attempt's request carries that span's context in the headers the global propagator injects (`traceparent` and
- * `tracestate` with the W3C one; none without a registered propagator or SDK), so that the receiver's span links
- * to it. Those headers are not signed.
+ * `http.request.resend_count` (from the second attempt on), and `webhook.message.id`, `webhook.delivery.id`,
+ * `webhook.endpoint.id`, `webhook.event.type`, `webhook.attempt`, `webhook.outcome` (success, retry, final,
+ * disable, blocked). The attempt's request carries that span's context in the headers the global propagator
+ * injects (`traceparent` and `tracestate` with the W3C one; none without a registered propagator or SDK), so that
+ * the receiver's span links to it. Those headers are not signed.
  *
  * Metrics: `http.client.request.duration` (seconds, the conventions' attributes), the `hookline.sender.attempts`
  * counter by `webhook.response.class` (`2xx`, `4xx`, `5xx`, `timeout`, `network`, `blocked`, …), and the
