@@ -2,6 +2,8 @@
 // `receiverTelemetry()`, a sender with `senderTelemetry()` delivering to it, and the OpenTelemetry SDK set up as an
 // app would (a tracer and a meter provider, the AsyncLocalStorage context manager, the W3C propagator), with
 // console exporters: each delivery's `webhook.receive` span and each attempt's `POST` client span, then the metrics.
+// Each attempt carries its span's context in `traceparent` (not signed), so each `webhook.receive` span links to the
+// `POST` span of the attempt that delivered it: the same trace id and span id under `links`.
 //
 //   pnpm --filter @hookline/example-otel start
 import { createServer } from "node:http";
@@ -34,9 +36,13 @@ const secret = generateSecret();
 const app = trace.getTracer("billing");
 
 // The receiving side: its handler's own span nests under the delivery's webhook.receive span.
-const receiver = createReceiver({ secret, events, telemetry: receiverTelemetry() }).on("invoice.paid", (event) => {
-  app.startSpan("billing.markPaid", { attributes: { "invoice.id": event.data.invoiceId } }).end();
-});
+const receiver = createReceiver({ secret, events, telemetry: receiverTelemetry() }).on(
+  "invoice.paid",
+  (event, { header }) => {
+    app.startSpan("billing.markPaid", { attributes: { "invoice.id": event.data.invoiceId } }).end();
+    console.log(`${event.data.invoiceId} arrived with traceparent ${header("traceparent") ?? "(none)"}`);
+  },
+);
 const server = createServer(nodeHandler(receiver));
 await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
 const url = `http://127.0.0.1:${server.address().port}/webhooks`;

@@ -29,5 +29,21 @@ it("prints each delivery's span, each attempt's client span and every metric, an
   ]) {
     expect(stdout.match(new RegExp(`name: '${metric.replaceAll(".", "\\.")}'`, "g"))).toHaveLength(1);
   }
+  // Each attempt's POST span is what its delivery's traceparent names and what its webhook.receive span links to.
+  const spans = stdout.split(/^\{$/m).slice(1);
+  const field = (span: string, name: string) => span.match(new RegExp(`^  ${name}: '([0-9a-f]+)'`, "m"))?.[1];
+  const attempts = spans.filter((span) => span.includes("name: 'POST'"));
+  const links = spans
+    .filter((span) => span.includes("name: 'webhook.receive'"))
+    .flatMap((span) => [...span.matchAll(/traceId: '([0-9a-f]{32})',\s+spanId: '([0-9a-f]{16})'/g)])
+    .map(([, traceId, spanId]) => `${traceId}-${spanId}`);
+  expect(attempts).toHaveLength(2);
+  for (const attempt of attempts) {
+    const traceId = field(attempt, "traceId");
+    const spanId = field(attempt, "id");
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(links).toContain(`${traceId}-${spanId}`);
+    expect(stdout).toMatch(new RegExp(`in_[12] arrived with traceparent 00-${traceId}-${spanId}-01`));
+  }
   expect(stdout).toContain("Done: spans and metrics printed above.");
 });

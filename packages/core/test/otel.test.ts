@@ -1,16 +1,42 @@
-import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { once } from "node:events";
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
+import { context, propagation, SpanKind, SpanStatusCode, type TextMapPropagator, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { TraceState, W3CTraceContextPropagator } from "@opentelemetry/core";
+import { B3InjectEncoding, B3Propagator } from "@opentelemetry/propagator-b3";
 import {
   AggregationTemporality,
   InMemoryMetricExporter,
   MeterProvider,
   PeriodicExportingMetricReader,
 } from "@opentelemetry/sdk-metrics";
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import {
+  AlwaysOnSampler,
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  type Sampler,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as z from "zod";
-import { createReceiver, createSender, defineEvents, memoryDeadLetters, type ReceiverOptions } from "../src";
+import {
+  createReceiver,
+  createSender,
+  defineEvents,
+  github,
+  hmac,
+  type InboxStore,
+  memoryDeadLetters,
+  memoryInbox,
+  type ReceiverOptions,
+  type SenderOptions,
+  standardWebhooks,
+  stripe,
+  type WebhookScheme,
+} from "../src";
+import { nodeHandler } from "../src/node";
 import { receiverTelemetry, senderTelemetry } from "../src/otel";
 import { signedDelivery } from "../src/testing";
 import { loopbackServer } from "./sender/loopback";
@@ -33,9 +59,12 @@ afterAll(() => {
 });
 
 /** Providers that keep what they get in memory; `collect()` reads the metrics so far, by name. */
-function inMemory() {
+function inMemory(sampler?: Sampler) {
   const spans = new InMemorySpanExporter();
-  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+  const tracerProvider = new BasicTracerProvider({
+    spanProcessors: [new SimpleSpanProcessor(spans)],
+    ...(sampler && { sampler }),
+  });
   const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
   const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
   const meterProvider = new MeterProvider({ readers: [reader] });
@@ -327,12 +356,12 @@ describe("senderTelemetry", () => {
       expect(span.kind).toBe(SpanKind.CLIENT);
       expect(span.attributes).toMatchObject({
         "http.request.method": "POST",
-        "http.request.resend_count": 0,
         "webhook.message.id": "msg_otel",
         "webhook.event.type": "invoice.paid",
         "webhook.attempt": 1,
       });
     }
+    for (const span of byKind.values()) expect(span.attributes["http.request.resend_count"]).toBeUndefined();
     const delivered = byKind.get("2xx");
     expect(delivered?.attributes).toMatchObject({
       "url.full": `http://127.0.0.1:${ok.port}/hooks?x=1`, // no credentials
@@ -380,5 +409,349 @@ describe("senderTelemetry", () => {
     expect(more).toEqual([]);
     expect(lag?.attributes).toEqual({ "webhook.event.type": "invoice.paid" });
     expect(lag?.value).toMatchObject({ count: 1 });
+  });
+});
+
+/** A receiver with `receiverTelemetry` behind node:http on 127.0.0.1, port 0; it keeps each request's headers. */
+async function receivingServer(
+  scheme: WebhookScheme,
+  options: Partial<ReceiverOptions<typeof events, unknown>> = {},
+  handler: () => void = () => {},
+) {
+  const telemetry = inMemory();
+  const receiver = createReceiver({
+    secret,
+    scheme,
+    events,
+    logger: silent,
+    telemetry: receiverTelemetry(telemetry),
+    ...options,
+  }).on("invoice.paid", handler);
+  const headers: IncomingHttpHeaders[] = [];
+  const handle = nodeHandler(receiver);
+  const server = createServer((request, response) => {
+    headers.push(request.headers);
+    return handle(request, response);
+  }).listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks`,
+    headers,
+    spans: telemetry.spans,
+    collect: telemetry.collect,
+    receiver,
+    async [Symbol.asyncDispose]() {
+      await receiver.stop();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Sends one `invoice.paid` through a started sender to `url` and waits until it is attempted. */
+async function sendOnce(url: string, options: SenderOptions & { endpointHeaders?: Record<string, string> } = {}) {
+  const { endpointHeaders, ...senderOptions } = options;
+  const sender = createSender({ allow: ["127.0.0.1/32"], schedule: [0], logger: silent, ...senderOptions });
+  try {
+    await sender.endpoints.create({ url, secret, ...(endpointHeaders && { headers: endpointHeaders }) });
+    sender.start();
+    const sent = await sender.send("invoice.paid", paid.data, { id: "msg_linked" });
+    await sender.drain();
+    const [delivery] = sent.deliveries;
+    return await sender.deliveries.get(delivery?.id ?? "");
+  } finally {
+    await sender.stop();
+  }
+}
+
+/** The one attempt span and the one `webhook.receive` span, which must be linked to it. */
+function linkedPair(attempts: ReadableSpan[], receives: ReadableSpan[]) {
+  expect(attempts).toHaveLength(1);
+  expect(receives).toHaveLength(1);
+  const [attempt] = attempts as [ReadableSpan];
+  const [receive] = receives as [ReadableSpan];
+  expect(receive.name).toBe("webhook.receive");
+  // The receiver's documented behaviour: a link to the sender's span, not a parent (the header comes from outside).
+  expect(receive.links.map((link) => [link.context.traceId, link.context.spanId])).toEqual([
+    [attempt.spanContext().traceId, attempt.spanContext().spanId],
+  ]);
+  expect(receive.parentSpanContext).toBeUndefined();
+  return { attempt, receive };
+}
+
+describe("senderTelemetry, attempt by attempt", () => {
+  it("the conventions' attributes reach the sampler at the span's start; a retry counts as a resend", async () => {
+    let answered = 0;
+    const flaky = await loopbackServer((_, response) => response.writeHead(answered++ === 0 ? 503 : 200).end());
+    const sampled: Record<string, unknown>[] = [];
+    const recording: Sampler = {
+      shouldSample: (_context, _traceId, _name, _kind, attributes) => {
+        sampled.push({ ...attributes });
+        return new AlwaysOnSampler().shouldSample();
+      },
+    };
+    const { spans, ...providers } = inMemory(recording);
+    try {
+      expect(
+        (await sendOnce(`${flaky.origin}/hooks`, { schedule: [0, 0], telemetry: senderTelemetry(providers) }))?.status,
+      ).toBe("delivered");
+    } finally {
+      await flaky.close();
+    }
+    const server = {
+      "http.request.method": "POST",
+      "server.address": "127.0.0.1",
+      "server.port": flaky.port,
+      "url.scheme": "http",
+      "url.full": `${flaky.origin}/hooks`,
+    };
+    expect(sampled).toEqual([server, server]);
+    expect(
+      spans().map((span) => [
+        span.attributes["webhook.attempt"],
+        span.attributes["http.request.resend_count"],
+        span.attributes["http.response.status_code"],
+      ]),
+    ).toEqual([
+      [1, undefined, 503],
+      [2, 1, 200],
+    ]);
+    // Each attempt is a span, and a trace, of its own: each request named its own.
+    const [first, second] = flaky.requests.map((request) => request.headers.traceparent);
+    expect(first).toBe(`00-${spans()[0]?.spanContext().traceId}-${spans()[0]?.spanContext().spanId}-01`);
+    expect(second).toBe(`00-${spans()[1]?.spanContext().traceId}-${spans()[1]?.spanContext().spanId}-01`);
+  });
+});
+
+describe("trace propagation, sender to receiver over HTTP", () => {
+  const schemes: [string, WebhookScheme][] = [
+    ["standardWebhooks", standardWebhooks()],
+    ["stripe", stripe()],
+    ["github", github()],
+    ["hmac", hmac({ header: "x-webhook-signature", prefix: "sha256=" })],
+  ];
+  for (const [name, scheme] of schemes) {
+    it(`${name}: the attempt's traceparent is sent unsigned, the receiver verifies it and links to the attempt`, async () => {
+      await using receiving = await receivingServer(scheme);
+      const sending = inMemory();
+      const delivery = await sendOnce(receiving.url, {
+        scheme,
+        telemetry: senderTelemetry(sending),
+      });
+      expect(delivery?.status).toBe("delivered");
+
+      const { attempt, receive } = linkedPair(sending.spans(), receiving.spans());
+      const { traceId, spanId } = attempt.spanContext();
+      expect(attempt.kind).toBe(SpanKind.CLIENT);
+      expect(attempt.parentSpanContext).toBeUndefined(); // each attempt is a trace of its own
+      expect(receiving.headers.map((headers) => headers.traceparent)).toEqual([`00-${traceId}-${spanId}-01`]);
+      expect(receiving.headers[0]?.tracestate).toBeUndefined(); // nothing to carry: the span has no trace state
+      expect(receive.attributes).toMatchObject({
+        "webhook.outcome": "processed",
+        "http.response.status_code": 200,
+        "webhook.event.type": "invoice.paid",
+      });
+    });
+  }
+
+  it("carries tracestate when the attempt's span has one", async () => {
+    await using receiving = await receivingServer(standardWebhooks());
+    const stateful: Sampler = {
+      shouldSample: () => ({
+        ...new AlwaysOnSampler().shouldSample(),
+        traceState: new TraceState("hookline=attempt,vendor=1"),
+      }),
+    };
+    const sending = inMemory(stateful);
+    await sendOnce(receiving.url, { telemetry: senderTelemetry(sending) });
+
+    const { attempt, receive } = linkedPair(sending.spans(), receiving.spans());
+    expect(receiving.headers[0]?.tracestate).toBe("hookline=attempt,vendor=1");
+    expect(attempt.spanContext().traceState?.serialize()).toBe("hookline=attempt,vendor=1");
+    expect(receive.links[0]?.context.traceState?.serialize()).toBe("hookline=attempt,vendor=1");
+  });
+
+  it("the registered propagator decides the headers: B3 instead of traceparent", async () => {
+    const b3: TextMapPropagator = new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER });
+    propagation.disable();
+    propagation.setGlobalPropagator(b3);
+    try {
+      await using receiving = await receivingServer(standardWebhooks());
+      const sending = inMemory();
+      await sendOnce(receiving.url, { telemetry: senderTelemetry(sending) });
+
+      const { attempt } = linkedPair(sending.spans(), receiving.spans());
+      const [headers] = receiving.headers;
+      expect(headers?.traceparent).toBeUndefined();
+      expect(headers?.["x-b3-traceid"]).toBe(attempt.spanContext().traceId);
+      expect(headers?.["x-b3-spanid"]).toBe(attempt.spanContext().spanId);
+      expect(headers?.["x-b3-sampled"]).toBe("1");
+    } finally {
+      propagation.disable();
+      propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    }
+  });
+
+  it("the attempt's trace headers replace an endpoint's custom ones of the same name", async () => {
+    await using receiving = await receivingServer(standardWebhooks());
+    const sending = inMemory();
+    const stale = "00-11111111111111111111111111111111-2222222222222222-01";
+    await sendOnce(receiving.url, {
+      telemetry: senderTelemetry(sending),
+      endpointHeaders: { TraceParent: stale, "x-tenant": "acme" },
+    });
+    const { attempt } = linkedPair(sending.spans(), receiving.spans());
+    const [headers] = receiving.headers;
+    expect(headers?.traceparent).toBe(`00-${attempt.spanContext().traceId}-${attempt.spanContext().spanId}-01`);
+    expect(headers?.["x-tenant"]).toBe("acme");
+  });
+
+  it("no SDK: no header at all, with or without a registered propagator", async () => {
+    await using receiving = await receivingServer(standardWebhooks());
+    // The W3C propagator is registered (beforeAll) but no tracer provider: the no-op span has no valid context.
+    expect((await sendOnce(receiving.url, { telemetry: senderTelemetry() }))?.status).toBe("delivered");
+    propagation.disable();
+    try {
+      expect((await sendOnce(receiving.url, { telemetry: senderTelemetry() }))?.status).toBe("delivered");
+    } finally {
+      propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    }
+    expect(receiving.headers).toHaveLength(2);
+    for (const headers of receiving.headers) {
+      expect(Object.keys(headers).filter((name) => /trace|b3|baggage/.test(name))).toEqual([]);
+    }
+    // Its webhook.receive spans are roots without links.
+    expect(receiving.spans().map((span) => span.links.length)).toEqual([0, 0]);
+  });
+
+  it("telemetry that throws or hands over a header that cannot be sent changes no delivery", async () => {
+    await using receiving = await receivingServer(standardWebhooks());
+    const errors: unknown[] = [];
+    const logger = { ...silent, error: (fields: unknown) => void errors.push(fields) };
+    const throwing = await sendOnce(receiving.url, {
+      logger,
+      telemetry: {
+        start() {
+          throw new Error("no");
+        },
+      },
+    });
+    expect(throwing?.status).toBe("delivered");
+    expect(errors).toEqual([{ hook: "telemetry", error: new Error("no") }]);
+    const ended: string[] = [];
+    const unsendable = await sendOnce(receiving.url, {
+      telemetry: {
+        start: () => ({
+          headers: { traceparent: "line\nbreak", "bad name": "x", "x-trace": "fine" },
+          end: (info) => void ended.push(info.status),
+        }),
+      },
+    });
+    expect(unsendable?.status).toBe("delivered");
+    expect(ended).toEqual(["delivered"]);
+    expect(receiving.headers[1]?.traceparent).toBeUndefined();
+    expect(receiving.headers[1]?.["x-trace"]).toBe("fine");
+  });
+});
+
+describe("an inbox worker's runs", () => {
+  /** Waits for the inbox to hold the event in `status`, the worker running meanwhile. */
+  async function settled(inbox: InboxStore, id: string, status: string) {
+    for (let waited = 0; (await inbox.get(id))?.status !== status; waited += 10) {
+      if (waited > 10_000) throw new Error(`${id} never reached ${status}: ${JSON.stringify(await inbox.get(id))}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  it("sender attempt ← webhook.receive (queued) ← webhook.process, the handler's span nested in the last", async () => {
+    const inbox = memoryInbox();
+    const appSpans = new InMemorySpanExporter();
+    trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(appSpans)] }));
+    try {
+      await using receiving = await receivingServer(standardWebhooks(), { inbox }, () => {
+        trace.getTracer("app").startSpan("app.markPaid").end();
+      });
+      const sending = inMemory();
+      expect((await sendOnce(receiving.url, { telemetry: senderTelemetry(sending) }))?.status).toBe("delivered");
+      receiving.receiver.work();
+      await settled(inbox, "msg_linked", "processed");
+      await receiving.receiver.stop();
+
+      const [receive, process, ...others] = receiving.spans();
+      expect(others).toEqual([]);
+      const { attempt } = linkedPair(sending.spans(), [receive as ReadableSpan]);
+      expect(receive?.attributes["webhook.outcome"]).toBe("queued");
+      expect(process?.name).toBe("webhook.process");
+      expect(process?.kind).toBe(SpanKind.CONSUMER);
+      expect(process?.parentSpanContext).toBeUndefined();
+      expect(process?.links.map((link) => link.context.spanId)).toEqual([receive?.spanContext().spanId]);
+      expect(process?.spanContext().traceId).not.toBe(attempt.spanContext().traceId);
+      expect(process?.attributes).toEqual({
+        "webhook.outcome": "processed",
+        "webhook.message.id": "msg_linked",
+        "webhook.event.type": "invoice.paid",
+      });
+      const [handled] = appSpans.getFinishedSpans();
+      expect(handled?.parentSpanContext?.spanId).toBe(process?.spanContext().spanId);
+
+      const metrics = await receiving.collect();
+      expect(metrics.get("hookline.receiver.received")?.[0]?.value).toBe(1);
+      expect(metrics.get("hookline.receiver.queued")?.[0]?.value).toBe(1);
+      expect(metrics.get("hookline.receiver.processed")).toEqual([
+        { attributes: { "webhook.event.type": "invoice.paid" }, value: 1 },
+      ]);
+      const [duration] = metrics.get("hookline.receiver.handler.duration") ?? [];
+      expect(duration?.attributes).toEqual({ "webhook.event.type": "invoice.paid", "webhook.outcome": "processed" });
+      expect(duration?.value).toMatchObject({ count: 1 });
+    } finally {
+      trace.disable();
+    }
+  });
+
+  it("a failing handler: a retrying run, then a dead-lettered one, both in error; exhausted without a store: failed", async () => {
+    const boom = new Error("boom");
+    const kept = memoryInbox();
+    await using keeping = await receivingServer(
+      standardWebhooks(),
+      { inbox: kept, deadLetters: memoryDeadLetters(), schedule: [0, 0] },
+      () => {
+        throw boom;
+      },
+    );
+    const lost = memoryInbox();
+    await using losing = await receivingServer(standardWebhooks(), { inbox: lost, schedule: [0] }, () => {
+      throw boom;
+    });
+    for (const [receiving, inbox] of [
+      [keeping, kept],
+      [losing, lost],
+    ] as const) {
+      await sendOnce(receiving.url);
+      receiving.receiver.work();
+      await settled(inbox, "msg_linked", "exhausted");
+      await receiving.receiver.stop();
+    }
+
+    const runs = (spans: ReadableSpan[]) =>
+      spans
+        .filter((span) => span.name === "webhook.process")
+        .map((span) => [
+          span.attributes["webhook.outcome"],
+          span.status.code,
+          span.events[0]?.attributes?.["exception.message"],
+        ]);
+    expect(runs(keeping.spans())).toEqual([
+      ["retrying", SpanStatusCode.ERROR, "boom"],
+      ["dead_lettered", SpanStatusCode.ERROR, "boom"],
+    ]);
+    expect(runs(losing.spans())).toEqual([["failed", SpanStatusCode.ERROR, "boom"]]);
+    const keptMetrics = await keeping.collect();
+    expect(keptMetrics.get("hookline.receiver.retrying")?.[0]?.value).toBe(1);
+    expect(keptMetrics.get("hookline.receiver.dead_lettered")?.[0]?.value).toBe(1);
+    expect(keptMetrics.get("hookline.receiver.processed")).toBeUndefined();
+    expect(
+      keptMetrics.get("hookline.receiver.handler.duration")?.map((point) => point.attributes["webhook.outcome"]),
+    ).toEqual(["retrying", "dead_lettered"]);
+    expect((await losing.collect()).get("hookline.receiver.failed")?.[0]?.value).toBe(1);
   });
 });

@@ -7,7 +7,7 @@
  * @module
  */
 import type { InboxJob, InboxSettlement, Processor } from "../engine/types";
-import { headerReader } from "../headers";
+import { type HeaderReader, headerReader } from "../headers";
 import { exponentialBackoff, fixedSchedule, type RetrySchedule } from "../retry";
 import { isRefusal } from "./answers";
 import { deadLetter } from "./dead-letter";
@@ -19,7 +19,14 @@ import { readStoredEvent } from "./intake";
 import { errorFields } from "./log";
 import type { statsRecorder } from "./stats";
 import type { DeadLetterStore } from "./store";
-import type { DeliveryInfo, HandlerContext, ReceiverHooks, ReceiverLogger } from "./types";
+import type {
+  DeliveryInfo,
+  DeliveryTelemetry,
+  HandlerContext,
+  ReceiveRecord,
+  ReceiverHooks,
+  ReceiverLogger,
+} from "./types";
 
 /** When an exhausted event whose dead letter could not be stored is tried again (it must never be dropped). */
 const DEAD_LETTER_RETRY_MS = 60_000;
@@ -39,18 +46,36 @@ export interface InboxWork {
   logger: ReceiverLogger;
   stats: ReturnType<typeof statsRecorder>;
   hook<Name extends keyof ReceiverHooks>(name: Name, info: Parameters<NonNullable<ReceiverHooks[Name]>>[0]): void;
+  /** The telemetry's follower of each run, when it follows them; both never throw. */
+  trace?: {
+    start(header: HeaderReader): DeliveryTelemetry | undefined;
+    end(trace: DeliveryTelemetry, record: ReceiveRecord): void;
+  };
 }
 
 /** The processor a receiver hands its inbox's `work`. It never throws: every outcome is a settlement. */
 export function inboxProcessor(work: InboxWork): Processor<InboxJob<unknown>, InboxSettlement> {
   const { handlers, schedule, logger, stats, hook } = work;
 
+  /** Tells the telemetry, when it follows this run, how it ended. */
+  function end(trace: DeliveryTelemetry | undefined, record: ReceiveRecord) {
+    if (trace) work.trace?.end(trace, record);
+  }
+
   /** The last run failed for good: dead-letter it, or keep it `pending` while the dead-letter store is down. */
-  async function exhaust(event: WebhookEvent, job: InboxJob<unknown>, error: unknown): Promise<InboxSettlement> {
+  async function exhaust(
+    event: WebhookEvent,
+    job: InboxJob<unknown>,
+    error: unknown,
+    trace: DeliveryTelemetry | undefined,
+    handlerMs?: number,
+  ): Promise<InboxSettlement> {
     const info: DeliveryInfo = { id: event.id, type: event.type };
     const message = errorFields(error).message;
     const kept = await deadLetter(work.deadLetters, logger, event, job.event.payload, error, job.attempts + 1);
     hook("onFailed", { ...info, error, deadLettered: kept });
+    const outcome = kept ? "dead_lettered" : work.deadLetters ? "retrying" : "failed";
+    end(trace, { delivery: info, outcome, handlerMs, error, ...(outcome === "failed" && { code: "handler_failed" }) });
     if (kept) {
       stats.count("dead_lettered");
       logger.warn(
@@ -73,34 +98,39 @@ export function inboxProcessor(work: InboxWork): Processor<InboxJob<unknown>, In
 
   return async (job) => {
     const stored = job.event;
+    const header = headerReader(stored.headers ?? {});
+    const trace = work.trace?.start(header);
     const read = await readStoredEvent(work.reading, stored);
     if (isRefusal(read)) {
       // Valid at ingest, not now (the schemas changed): running it again cannot help.
       const event: WebhookEvent = { id: stored.id, type: stored.type, data: undefined };
       const error = new Error(`The stored event no longer reads: ${read.refused}: ${read.message ?? ""}`);
-      return exhaust(event, job, error);
+      return exhaust(event, job, error, trace);
     }
     const info: DeliveryInfo = { id: read.id, type: read.type };
     const list = handlers.for(read.type);
     if (list.length === 0) {
       stats.count("ignored");
+      end(trace, { delivery: info, outcome: "ignored" });
       logger.info({ ...info }, "No handler for this event type; ignored");
       return { next: { status: "processed" } };
     }
     const context: HandlerContext<unknown> = {
       receivedAt: new Date(stored.receivedAt),
       payload: stored.payload,
-      header: headerReader(stored.headers ?? {}),
+      header,
       replay: false,
       ...(job.tx !== undefined && { tx: job.tx }),
     };
     const started = performance.now();
     try {
-      await runHandlers(list, read, context);
+      await (trace ? trace.run(() => runHandlers(list, read, context)) : runHandlers(list, read, context));
     } catch (error) {
+      const handlerMs = performance.now() - started;
       stats.count("failed");
       const retryInMs = schedule.delayFor(job.attempts + 2);
-      if (retryInMs === undefined) return exhaust(read, job, error);
+      if (retryInMs === undefined) return exhaust(read, job, error, trace, handlerMs);
+      end(trace, { delivery: info, outcome: "retrying", handlerMs, error });
       hook("onFailed", { ...info, error, deadLettered: false, retryInMs });
       logger.warn(
         { ...info, attempts: job.attempts + 1, retryInMs, error: errorFields(error) },
@@ -109,6 +139,7 @@ export function inboxProcessor(work: InboxWork): Processor<InboxJob<unknown>, In
       return { next: { status: "pending", delayMs: retryInMs }, error: errorFields(error).message };
     }
     const ms = performance.now() - started;
+    end(trace, { delivery: info, outcome: "processed", handlerMs: ms });
     stats.processed(ms);
     hook("onProcessed", { ...info, ms });
     return { next: { status: "processed" } };

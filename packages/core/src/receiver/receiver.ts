@@ -122,9 +122,9 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
   }
 
   /** The telemetry's follower of one delivery; telemetry that throws is logged and the delivery goes on without it. */
-  function startTrace(input: DeliveryInput): DeliveryTelemetry | undefined {
+  function startTrace(start: () => DeliveryTelemetry | undefined): DeliveryTelemetry | undefined {
     try {
-      return telemetry?.start(headerReader(input.headers));
+      return start();
     } catch (error) {
       logger.error({ error: errorFields(error) }, "The telemetry failed to start a delivery");
       return undefined;
@@ -137,6 +137,19 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
       trace.end(record);
     } catch (error) {
       logger.error({ error: errorFields(error) }, "The telemetry failed to end a delivery");
+    }
+  }
+
+  /** The trace headers to store with a queued event; telemetry that throws is logged and none are stored. */
+  function traceHeaders(trace: DeliveryTelemetry): Record<string, string> {
+    try {
+      const headers: Record<string, string> = {};
+      // Stored names are lower case, as the worker's header reader expects (B3 writes `X-B3-TraceId`).
+      for (const [name, value] of Object.entries(trace.headers?.() ?? {})) headers[name.toLowerCase()] = value;
+      return headers;
+    } catch (error) {
+      logger.error({ error: errorFields(error) }, "The telemetry failed to give a delivery's trace headers");
+      return {};
     }
   }
 
@@ -285,6 +298,8 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
   ): Promise<DeliveryResponse> {
     const { event, payload, envelopeHeaders } = accepted;
     const orderKey = orderBy?.(event);
+    // The delivery's trace context goes with the event, for the worker's run to link to; the envelope's win.
+    const headers = trace?.headers ? { ...traceHeaders(trace), ...envelopeHeaders } : envelopeHeaders;
     const stored: InboxEvent = {
       id: event.id,
       type: event.type,
@@ -292,7 +307,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
       ...(event.timestamp !== undefined && { timestamp: event.timestamp }),
       ...(orderKey !== undefined && { orderKey }),
       receivedAt: Date.now(),
-      ...(Object.keys(envelopeHeaders).length > 0 && { headers: envelopeHeaders }),
+      ...(Object.keys(headers).length > 0 && { headers }),
     };
     let created: boolean;
     try {
@@ -400,7 +415,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
     },
 
     receive(input) {
-      const trace = telemetry ? startTrace(input) : undefined;
+      const trace = telemetry ? startTrace(() => telemetry.start(headerReader(input.headers))) : undefined;
       return receive(input, trace).catch((error: unknown) => {
         // Only a bug in Hookline or a hook gets here; answer 500 so that the sender retries.
         logger.error({ error: errorFields(error) }, "Unexpected receiver failure");
@@ -453,7 +468,22 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
       if (!inbox)
         throw new HooklineError("invalid_option", "work() runs an inbox's events: pass createReceiver an inbox");
       const { concurrency = 10, leaseMs = 300_000 } = workOptions;
-      const processor = inboxProcessor({ reading: config, handlers, schedule, deadLetters, logger, stats, hook });
+      const { process } = telemetry ?? {};
+      const processor = inboxProcessor({
+        reading: config,
+        handlers,
+        schedule,
+        deadLetters,
+        logger,
+        stats,
+        hook,
+        ...(process && {
+          trace: {
+            start: (header) => startTrace(() => process.call(telemetry, header)),
+            end: endTrace,
+          },
+        }),
+      });
       const worker = inbox.work(processor as Parameters<typeof inbox.work>[0], {
         concurrency,
         leaseMs,

@@ -87,8 +87,13 @@ export type ReceiveOutcome =
   | "processed"
   /** A handler failed and the event was dead-lettered (answered 200). */
   | "dead_lettered"
-  /** A handler failed and nothing kept the event: answered 500 (or, after a 202, lost unless delivered again). */
+  /**
+   * A handler failed and nothing kept the event: answered 500 (or, after a 202, lost unless delivered again); in
+   * an inbox worker, the event exhausted its schedule with no dead-letter store (it stays in the inbox).
+   */
   | "failed"
+  /** In an inbox worker: a handler failed and the inbox runs the event again later. */
+  | "retrying"
   /** Already processed (200), or being processed (409 `in_flight`). */
   | "duplicate"
   /** No handler for the type (200). */
@@ -103,8 +108,8 @@ export interface ReceiveRecord {
   /** What is known of the delivery: its ids and type, as far as it was read. */
   delivery: DeliveryInfo;
   outcome: ReceiveOutcome;
-  /** The answer's status (202 when the handlers outlived `timeoutMs`). */
-  status: number;
+  /** The answer's status (202 when the handlers outlived `timeoutMs`); absent for an inbox worker's run. */
+  status?: number | undefined;
   /** The error code: the refusal's, `in_flight`, or `handler_failed`. */
   code?: HooklineErrorCode | undefined;
   /** How long the handlers ran, when they ran, in milliseconds. */
@@ -115,12 +120,18 @@ export interface ReceiveRecord {
   error?: unknown;
 }
 
-/** One delivery as telemetry follows it, from {@link ReceiverTelemetry.start}. */
+/** One delivery (or an inbox worker's run of one) as telemetry follows it, from {@link ReceiverTelemetry}. */
 export interface DeliveryTelemetry {
   /** Runs the handlers, in the delivery's trace context (so that their own spans nest under it). */
   run<T>(handlers: () => T): T;
   /** How the delivery ended: called once, when its handlers finished or it was refused. */
   end(record: ReceiveRecord): void;
+  /**
+   * Headers that carry this delivery's trace context (`traceparent`), stored with the event when an inbox queues
+   * it, so that the worker's run links back to it through {@link ReceiverTelemetry.process}.
+   * @default none
+   */
+  headers?(): Record<string, string>;
 }
 
 /**
@@ -130,6 +141,12 @@ export interface DeliveryTelemetry {
 export interface ReceiverTelemetry {
   /** A delivery arrived (before any check); `header` reads its request headers (`traceparent`). */
   start(header: HeaderReader): DeliveryTelemetry;
+  /**
+   * An inbox worker is about to run a queued event's handlers; `header` reads the headers stored with it (those
+   * of `headers()` at ingest among them). Its record has no `status`.
+   * @default none (an inbox worker's runs are not followed)
+   */
+  process?(header: HeaderReader): DeliveryTelemetry;
 }
 
 /**

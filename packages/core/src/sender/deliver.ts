@@ -145,6 +145,11 @@ const RESERVED = new Set([
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
+/** Whether a header can go out as is: a token for a name, and a string value that stays on its line. */
+export function isSendableHeader(name: string, value: unknown): value is string {
+  return HEADER_NAME.test(name) && typeof value === "string" && HEADER_VALUE.test(value);
+}
+
 function checkMilliseconds(name: string, value: number, min: number): number {
   if (!Number.isFinite(value) || value < min) {
     throw new HooklineError("invalid_option", `${name} must be a number ≥ ${min}, got ${String(value)}`);
@@ -220,7 +225,7 @@ async function attemptDelivery(transport: Transport, options: DeliverOptions): P
 
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(options.headers ?? {})) {
-    if (!HEADER_NAME.test(name) || typeof value !== "string" || !HEADER_VALUE.test(value)) {
+    if (!isSendableHeader(name, value)) {
       return { outcome: { kind: "final" }, durationMs: elapsed(), error: `invalid header ${JSON.stringify(name)}` };
     }
     const lower = name.toLowerCase();

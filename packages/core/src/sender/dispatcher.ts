@@ -13,10 +13,19 @@ import {
   createDeliveryAgent,
   type DeliveryAgent,
   type DeliveryAgentOptions,
+  isSendableHeader,
 } from "./deliver";
 import { signingSecrets } from "./endpoints";
 import { type SettlePolicy, settle } from "./settle";
-import type { AttemptInfo, DrainOptions, SenderHooks, SenderLogger, SenderStats, SenderTelemetry } from "./types";
+import type {
+  AttemptInfo,
+  AttemptTelemetry,
+  DrainOptions,
+  SenderHooks,
+  SenderLogger,
+  SenderStats,
+  SenderTelemetry,
+} from "./types";
 
 export interface DispatcherOptions {
   store: DeliveryStore;
@@ -49,7 +58,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const { logger, agentOptions, now, telemetry } = options;
   const recorder = statsRecorder();
   // What the engine does not record of an attempt, from the processor to `onSettled` (which gets the same object).
-  const errorKinds = new WeakMap<Settlement, AttemptErrorKind>();
+  const unrecorded = new WeakMap<Settlement, { errorKind?: AttemptErrorKind; trace?: AttemptTelemetry }>();
 
   let agent: DeliveryAgent | undefined;
   let worker: Worker | undefined;
@@ -81,6 +90,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     // the delivery to be attempted again when its lease ends, never to fail for our sake.
     if (!agent) throw new Error("The sender is stopped");
     const startedAt = now();
+    const trace = telemetry && startTrace(job, startedAt);
     let result: AttemptResult;
     try {
       result = await agent.deliver({
@@ -89,7 +99,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         id: job.message.id,
         secret: signingSecrets(job.endpoint.secrets, startedAt),
         scheme,
-        headers: job.endpoint.headers,
+        headers: withTraceHeaders(job.endpoint.headers, trace?.headers),
         timeoutMs,
         maxResponseBytes,
       });
@@ -99,13 +109,38 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       result = { outcome: { kind: "final" }, durationMs: 0, error: message, errorKind: "invalid" };
     }
     const settlement = settle(job, result, startedAt, policy, now());
-    if (result.errorKind) errorKinds.set(settlement, result.errorKind);
+    if (result.errorKind || trace) {
+      unrecorded.set(settlement, {
+        ...(result.errorKind && { errorKind: result.errorKind }),
+        ...(trace && { trace }),
+      });
+    }
     return settlement;
+  }
+
+  /** The telemetry's follower of one attempt; telemetry that throws is logged and the attempt goes on without it. */
+  function startTrace(job: DeliveryJob, startedAt: number): AttemptTelemetry | undefined {
+    try {
+      return telemetry?.start({
+        deliveryId: job.delivery.id,
+        messageId: job.message.id,
+        endpointId: job.endpoint.id,
+        type: job.message.type,
+        attempt: job.delivery.attempts + 1,
+        url: withoutCredentials(job.endpoint.url),
+        startedAt,
+        createdAt: job.message.createdAt,
+      });
+    } catch (error) {
+      logger.error({ hook: "telemetry", error }, "The telemetry hook threw");
+      return undefined;
+    }
   }
 
   function settled(job: DeliveryJob, settlement: Settlement) {
     active--;
     const { attempt: made, next } = settlement;
+    const { errorKind, trace } = unrecorded.get(settlement) ?? {};
     const info: AttemptInfo = {
       deliveryId: job.delivery.id,
       messageId: job.message.id,
@@ -118,7 +153,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       ...(made.status !== undefined && { httpStatus: made.status }),
       ...(made.error !== undefined && { error: made.error }),
       ...(next.status === "pending" && { retryInMs: next.delayMs }),
-      ...(errorKinds.has(settlement) && { errorKind: errorKinds.get(settlement) }),
+      ...(errorKind && { errorKind }),
       url: withoutCredentials(job.endpoint.url),
       startedAt: made.startedAt,
       createdAt: job.message.createdAt,
@@ -128,7 +163,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     recorder.processed(made.durationMs);
     logger.info(info as unknown as Record<string, unknown>, "Delivery attempt");
     call("onAttempt", hooks.onAttempt, info);
-    if (telemetry) call("telemetry", (attempt: AttemptInfo) => telemetry.attempt(attempt), info);
+    if (trace) call("telemetry", (attempt: AttemptInfo) => trace.end(attempt), info);
     if (next.status === "delivered") call("onDelivered", hooks.onDelivered, info);
     if (next.status === "failed") call("onFailed", hooks.onFailed, info);
     if (next.status === "exhausted") {
@@ -194,6 +229,21 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return { counts, attempts: processed, inFlight: active, attemptMs: handlerMs };
     },
   };
+}
+
+/**
+ * The endpoint's custom headers with the attempt's trace headers over them (the trace context is the attempt's
+ * own); a trace header that cannot be sent is left out, so that telemetry never fails a delivery.
+ */
+function withTraceHeaders(
+  custom: Record<string, string> | undefined,
+  trace: Record<string, string> | undefined,
+): Record<string, string> | undefined {
+  if (!trace) return custom;
+  const headers = { ...custom };
+  // Added last, they win over a custom header whose name differs only in case: `deliver` keeps the last one.
+  for (const [name, value] of Object.entries(trace)) if (isSendableHeader(name, value)) headers[name] = value;
+  return headers;
 }
 
 /** A URL for logs and hooks: no user name or password (a Basic-auth secret). */

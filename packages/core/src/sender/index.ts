@@ -20,6 +20,8 @@ export { createSender } from "./sender";
 export type { RetryAfterPolicy } from "./settle";
 export type {
   AttemptInfo,
+  AttemptStart,
+  AttemptTelemetry,
   DrainOptions,
   EventInput,
   ReplayOptions,

@@ -50,13 +50,32 @@ export interface AttemptInfo {
   createdAt: number;
 }
 
+/** What is known of an attempt before it is made, for {@link SenderTelemetry.start}. */
+export type AttemptStart = Pick<
+  AttemptInfo,
+  "deliveryId" | "messageId" | "endpointId" | "type" | "attempt" | "url" | "startedAt" | "createdAt"
+>;
+
+/** One attempt as telemetry follows it, from {@link SenderTelemetry.start}. */
+export interface AttemptTelemetry {
+  /**
+   * Headers that carry the attempt's trace context to the endpoint, such as W3C `traceparent` and `tracestate`.
+   * They go out beside the signature headers and are not signed (no scheme signs headers other than its own), and
+   * they replace an endpoint's custom header of the same name; one that cannot be sent is left out.
+   * @default {} (none)
+   */
+  headers?: Record<string, string>;
+  /** How the attempt went, once its settlement is recorded (as `onAttempt` hears it). */
+  end(info: AttemptInfo): void;
+}
+
 /**
  * What follows each attempt for tracing and metrics: `senderTelemetry()` from `@hookline/core/otel` speaks
  * OpenTelemetry; anything with this shape will do.
  */
 export interface SenderTelemetry {
-  /** An attempt was made and recorded, whatever its outcome (as `onAttempt` hears it). */
-  attempt(info: AttemptInfo): void;
+  /** An attempt is about to be made (before it is signed): its follower, and the headers it sends. */
+  start(attempt: AttemptStart): AttemptTelemetry;
 }
 
 /** Observability hooks, called once an attempt's settlement is recorded. A hook that throws is logged and ignored. */
