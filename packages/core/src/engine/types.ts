@@ -234,9 +234,17 @@ export interface DeliveryStore {
   readonly endpoints: {
     /** Stores a new endpoint. Rejects (`HooklineError` `invalid_option`) when the id exists. */
     create(endpoint: Endpoint): Promise<void>;
-    get(id: string): Promise<Endpoint | undefined>;
-    /** Oldest first; only the tenant's when `tenant` is given. `limit` @default 100 */
-    list(options?: { tenant?: string; limit?: number; cursor?: string }): Promise<Page<Endpoint>>;
+    /**
+     * `tx`: read on the caller's open transaction, as `messages.enqueue` writes on it (the sender reads its
+     * fan-out there, so that `send` inside a transaction never waits for that transaction: PGlite is one
+     * session). Engines that cannot join one reject it (`invalid_option`).
+     */
+    get(id: string, options?: { tx?: unknown }): Promise<Endpoint | undefined>;
+    /**
+     * Oldest first; only the tenant's when `tenant` is given. `limit` @default 100. `tx`: read on the caller's
+     * open transaction, as for `get`.
+     */
+    list(options?: { tenant?: string; limit?: number; cursor?: string; tx?: unknown }): Promise<Page<Endpoint>>;
     /**
      * Applies `patch` atomically and returns the endpoint as stored, or `undefined` when there is none. An
      * endpoint going from disabled to enabled hands its waiting deliveries out again (each when due).
@@ -244,6 +252,17 @@ export interface DeliveryStore {
     update(id: string, patch: EndpointPatch): Promise<Endpoint | undefined>;
     /** Removes it; its `pending` deliveries end `failed` (error "endpoint deleted"), history is kept. */
     delete(id: string): Promise<boolean>;
+    /**
+     * Puts `secret` first and keeps the other secrets that are unexpired at `at`, each expiring at `expiresAt` at
+     * the latest (the rotation's grace); expired ones go (what `rotatedSecrets` computes). One atomic step, so that two
+     * rotations at once keep both new secrets and an update in between is never lost. Returns the endpoint as
+     * stored, or `undefined` when there is none.
+     */
+    rotateSecret(
+      id: string,
+      secret: EndpointSecret,
+      grace: { at: number; expiresAt: number },
+    ): Promise<Endpoint | undefined>;
   };
   readonly messages: {
     /**
