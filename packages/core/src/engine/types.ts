@@ -375,12 +375,22 @@ export interface InboxJob<Tx = never> {
  * - `exhausted`: the event ends `exhausted`, its `attempts` grown by one.
  *
  * A settlement that is not `processed` rolls back the job's transaction before it is recorded, so that a failed
- * run's writes never land.
+ * run's writes never land; then the engine calls its `afterRollback`, outside any transaction of the job, and
+ * records the settlement that resolves instead.
  */
 export interface InboxSettlement {
   next: { status: "pending"; delayMs: number } | { status: "processed" } | { status: "exhausted" };
   /** Why the run failed (the error's message), when it did. */
   error?: string;
+  /**
+   * On a settlement that is not `processed`: the receiver's own recording of the failure (the dead letter of an
+   * exhausted event), which the engine runs once the job's transaction has been rolled back (at once for an engine
+   * without one) and before it records anything. What it resolves is recorded in place of this settlement (its
+   * own `afterRollback` ignored), and is what `onSettled` gets. Should it reject, or the process die first, nothing
+   * is recorded: the event is handed out again when its lease ends, never dropped. Nothing runs in the job's
+   * transaction meanwhile, so the dead letters may live on the inbox's own database (one PGlite, a small pool).
+   */
+  afterRollback?(): Promise<InboxSettlement>;
 }
 
 /** An event as the inbox holds it, for inspection. */
