@@ -95,7 +95,7 @@ RETURNING ${endpointJson("e")}`,
           SELECT own.key, CASE WHEN own.key = 'expiresAt' THEN to_json($4::numeric) ELSE own.value END AS value, own.ord
           FROM json_each(old.secret) WITH ORDINALITY own(key, value, ord)
           UNION ALL
-          SELECT 'expiresAt', to_json($4::numeric), 2147483648::bigint
+          SELECT 'expiresAt', to_json($4::numeric), 2147483648::bigint -- after every key the secret has
           WHERE old.secret->'expiresAt' IS NULL
         ) field
       ) END, old.ord

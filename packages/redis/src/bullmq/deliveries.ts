@@ -111,8 +111,8 @@ function pageLimit(limit: number | undefined): number {
  *   a job that finds its endpoint's slots taken leaves its delivery waiting, and the settlement that frees a
  *   slot queues the next one.
  *
- * Redis cannot join an SQL transaction: `enqueue` and the endpoint reads reject `tx`. For the transactional outbox use the PostgreSQL
- * engine.
+ * Redis cannot join an SQL transaction: `enqueue` and the endpoint reads reject `tx`. For the transactional outbox
+ * use the PostgreSQL engine.
  *
  * @example
  * import { createSender } from "@hookline/core";
