@@ -1,8 +1,10 @@
 export { backendName as cryptoBackend } from "./backend";
 export { type Diagnosis, diagnose } from "./diagnose";
+export { settleAfterRollback } from "./engine/after-rollback";
 export { type ClaimLoop, type ClaimLoopOptions, claimLoop } from "./engine/claim-loop";
 export { type MemoryDeliveries, type MemoryDeliveriesOptions, memoryDeliveries } from "./engine/memory";
 export { type MemoryInbox, type MemoryInboxOptions, memoryInbox } from "./engine/memory-inbox";
+export { rotatedSecrets } from "./engine/rotation";
 export type {
   Attempt,
   AttemptOutcome,

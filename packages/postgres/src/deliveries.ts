@@ -186,6 +186,9 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
 
   const rows = async (statement: string, params: SqlParameter[] = [], on: Database = db) =>
     (await on.query(statement, params)).map((row) => json<Row>(row[0]));
+  /** Where a statement runs: the caller's transaction when there is one, else the client. */
+  const databaseFor = (tx: unknown): Database =>
+    tx === undefined ? db : database(options.client, timeoutMs, names, transactionDriver(tx as PostgresTransaction));
 
   const dueIn = async (perKey: number | null): Promise<number | undefined> => {
     const [row] = await db.query(sql.dueIn, [perKey]);
@@ -243,14 +246,18 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
         const [row] = await db.query(sql.createEndpoint, [jsonOf(endpoint)]);
         if (!row) throw new HooklineError("invalid_option", `An endpoint with id ${endpoint.id} exists`);
       },
-      async get(id) {
-        const [row] = await rows(sql.getEndpoint, [id]);
+      async get(id, { tx } = {}) {
+        const [row] = await rows(sql.getEndpoint, [id], databaseFor(tx));
         return row && endpointFrom(row);
       },
-      async list({ tenant, limit, cursor } = {}) {
+      async list({ tenant, limit, cursor, tx } = {}) {
         const size = limitOf(limit, 1000);
         const [time, id] = parseCursor(cursor);
-        return page(await rows(sql.listEndpoints, [tenant ?? null, size + 1, time, id]), size, endpointFrom);
+        return page(
+          await rows(sql.listEndpoints, [tenant ?? null, size + 1, time, id], databaseFor(tx)),
+          size,
+          endpointFrom,
+        );
       },
       async update(id, patch) {
         const [row] = await rows(sql.updateEndpoint, [id, jsonOf(patch)]);
@@ -261,13 +268,14 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
         const [row] = await db.query(sql.deleteEndpoint, [id]);
         return row?.[0] === 1;
       },
+      async rotateSecret(id, secret, { at, expiresAt }) {
+        const [row] = await rows(sql.rotateSecret, [id, JSON.stringify(secret), at, expiresAt]);
+        return row && endpointFrom(row);
+      },
     },
     messages: {
       async enqueue(message, deliveries, { tx } = {}) {
-        const on =
-          tx === undefined
-            ? db
-            : database(options.client, timeoutMs, names, transactionDriver(tx as PostgresTransaction));
+        const statements = databaseFor(tx);
         const input = deliveries.map(({ id, endpointId, createdAt }) => ({ id, endpointId, createdAt }));
         const [row] = await rows(
           sql.enqueue,
@@ -280,7 +288,7 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
             tx === undefined || input.length === 0 ? null : channel,
             JSON.stringify(input),
           ],
-          on,
+          statements,
         );
         const result = row as { message: Row | null; deliveries: Row[] };
         if (result.message) {
@@ -293,12 +301,12 @@ export function postgresDeliveries(options: PostgresDeliveriesOptions): Postgres
         }
         // The message exists: read it as stored, in a statement of its own (one whose snapshot sees a message
         // committed while the insert waited on it).
-        const [stored] = await rows(sql.getMessage, [message.id], on);
+        const [stored] = await rows(sql.getMessage, [message.id], statements);
         if (!stored) throw new Error(`Message ${message.id} conflicted on insert but cannot be read`);
         return {
           created: false,
           message: messageFrom(stored),
-          deliveries: (await rows(sql.messageDeliveries, [message.id], on)).map(deliveryFrom),
+          deliveries: (await rows(sql.messageDeliveries, [message.id], statements)).map(deliveryFrom),
         };
       },
       async get(id) {

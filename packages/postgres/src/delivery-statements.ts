@@ -82,6 +82,30 @@ LIMIT $2::integer`,
   updated_at = statement_timestamp()
 WHERE e.id = $1::text
 RETURNING ${endpointJson("e")}`,
+    // One statement, so that two rotations at once keep both new secrets: $2 the new secret first, then every
+    // secret unexpired at $3, its expiresAt capped at $4 (set when it had none; the others' keys kept in order).
+    // An UPDATE that waited for a concurrent one's row lock computes from the row that one left.
+    rotateSecret: `UPDATE ${e} AS e SET
+  secrets = (
+    SELECT json_agg(kept.secret ORDER BY kept.ord) FROM (
+      SELECT $2::text::json AS secret, 0::bigint AS ord
+      UNION ALL
+      SELECT CASE WHEN (old.secret->>'expiresAt')::numeric <= $4::numeric THEN old.secret ELSE (
+        SELECT json_object_agg(field.key, field.value ORDER BY field.ord) FROM (
+          SELECT own.key, CASE WHEN own.key = 'expiresAt' THEN to_json($4::numeric) ELSE own.value END AS value, own.ord
+          FROM json_each(old.secret) WITH ORDINALITY own(key, value, ord)
+          UNION ALL
+          SELECT 'expiresAt', to_json($4::numeric), 2147483648::bigint -- after every key the secret has
+          WHERE old.secret->'expiresAt' IS NULL
+        ) field
+      ) END, old.ord
+      FROM json_array_elements(e.secrets) WITH ORDINALITY old(secret, ord)
+      WHERE old.secret->>'expiresAt' IS NULL OR (old.secret->>'expiresAt')::numeric > $3::numeric
+    ) kept
+  ),
+  updated_at = statement_timestamp()
+WHERE e.id = $1::text
+RETURNING ${endpointJson("e")}`,
     deleteEndpoint: `WITH gone AS (DELETE FROM ${e} WHERE id = $1::text RETURNING id),
 ended AS (
   UPDATE ${d} SET status = 'failed', next_attempt_at = NULL, lease_expires_at = NULL, last_error = 'endpoint deleted',

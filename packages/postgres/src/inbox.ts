@@ -9,6 +9,7 @@ import {
   type InboxStore,
   type InboxWorkOptions,
   type Processor,
+  settleAfterRollback,
   type Worker,
 } from "@hookline/core";
 import {
@@ -66,8 +67,9 @@ export type InboxTransactionOf<Client> = Client extends {
 export interface PostgresInboxOptions<Client extends PostgresClient = PostgresClient, Tx = InboxTransactionOf<Client>> {
   /**
    * The database: a `pg` Pool (or Client), a postgres.js `sql`, or a `PGlite`. Each running job holds one
-   * connection for its transaction, so at most the pool's `max` − 2 jobs run at once (the other two serve the
-   * claims, dead letters and LISTEN): give the pool `concurrency` + 2 connections.
+   * connection for its transaction, so at most the pool's `max` − 2 jobs run at once (the other two serve
+   * LISTEN and the claims and settlements; a failed run's dead letter is written after its transaction ended):
+   * give the pool `concurrency` + 2 connections.
    */
   client: Client;
   /**
@@ -180,10 +182,10 @@ function poolSize(client: PostgresClient): number | undefined {
 }
 
 /**
- * Opens at most `size - 2` job transactions at once: each holds a connection until it ends, and a job needs one
- * more outside its transaction meanwhile (the receiver writes a dead letter before the run's transaction ends),
- * beside the worker's claims and LISTEN. A pool filled with transactions would wait on itself until the leases
- * ran out.
+ * Opens at most `size - 2` job transactions at once: each holds a connection until it ends, and the worker needs
+ * two beside them, one for LISTEN and one for its claims and settlements (a failed run's dead letter and failure
+ * are written after its transaction gave its own connection back). A pool filled with transactions would leave
+ * the claims waiting on them.
  */
 function withRoom(begin: Begin | undefined, size: number | undefined): Begin | undefined {
   if (!begin || size === undefined) return begin;
@@ -301,8 +303,10 @@ export function postgresInbox(options: PostgresInboxOptions<PostgresClient, unkn
     } catch (error) {
       if (!(error instanceof Rollback)) throw error;
       if (!outcome || outcome.next.status === "processed") return undefined; // lease lost: nothing recorded
-      const settlement = outcome;
-      // Rolled back; the failure is recorded on its own.
+      // Rolled back and its connection given back: the receiver's dead letter, then the failure, each on its own
+      // (on PGlite, one session, nothing else could run before). A crash between them leaves the event leased,
+      // to be handed out again.
+      const settlement = await settleAfterRollback(outcome);
       return (await whileLeased(() => settle(job, settlement), leaseEnds)) ? settlement : undefined;
     } finally {
       clearTimeout(timer);
@@ -355,7 +359,7 @@ export function postgresInbox(options: PostgresInboxOptions<PostgresClient, unkn
             if (settled) onSettled?.(job, settled);
             return;
           }
-          const settlement = await processor(job);
+          const settlement = await settleAfterRollback(await processor(job));
           try {
             await whileLeased(() => settle(job, settlement), leaseEnds);
           } catch (error) {

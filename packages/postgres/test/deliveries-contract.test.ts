@@ -41,7 +41,28 @@ describe.skipIf(!url)("postgresDeliveries on a pg Pool", () => {
     await engines.drop();
     await pool.end();
   });
-  runDeliveryStoreContract("pg Pool", engines.make, { describe, it });
+  runDeliveryStoreContract(
+    "pg Pool",
+    engines.make,
+    { describe, it },
+    {
+      // The PoolClient between BEGIN and COMMIT is the tx, as an application passes it.
+      async transaction(body) {
+        const client = await pool.connect();
+        try {
+          await client.query("BEGIN");
+          const result = await body(client);
+          await client.query("COMMIT");
+          return result;
+        } catch (error) {
+          await client.query("ROLLBACK");
+          throw error;
+        } finally {
+          client.release();
+        }
+      },
+    },
+  );
 });
 
 describe.skipIf(!url)("postgresDeliveries on postgres.js", () => {
@@ -57,7 +78,12 @@ describe.skipIf(!url)("postgresDeliveries on postgres.js", () => {
     await engines.drop();
     await sql.end({ timeout: 5 });
   });
-  runDeliveryStoreContract("postgres.js", engines.make, { describe, it });
+  runDeliveryStoreContract(
+    "postgres.js",
+    engines.make,
+    { describe, it },
+    { transaction: (body) => sql.begin((tx) => body(tx)) as never },
+  );
 });
 
 describe("postgresDeliveries on PGlite", () => {
@@ -73,5 +99,10 @@ describe("postgresDeliveries on PGlite", () => {
     await engines.drop();
     await pglite.close();
   });
-  runDeliveryStoreContract("PGlite", engines.make, { describe, it });
+  runDeliveryStoreContract(
+    "PGlite",
+    engines.make,
+    { describe, it },
+    { transaction: (body) => pglite.transaction((tx) => body(tx)) },
+  );
 });

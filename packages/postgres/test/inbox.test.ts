@@ -4,6 +4,7 @@ import { serviceUrl, signedRequest } from "@hookline/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresDeadLetters, postgresInbox } from "../src/index";
 import { pgDatabase, pgliteDatabase, type TestDatabase } from "./databases";
+import { has, startProcess } from "./processes";
 
 // The inbox behind a real receiver: a transactional handler's writes land once with the processed mark, a failing
 // handler's writes never land and its failure is recorded; purge forgets ended ids and never a pending one.
@@ -19,11 +20,10 @@ async function until(what: string, condition: () => Promise<boolean>, timeoutMs 
   }
 }
 
-// PGlite is one session: a dead-letter store on the same instance would wait for the job's open transaction (the
-// receiver dead-letters before it returns the settlement), so the PGlite run keeps no dead letters.
+// The dead letters live on the inbox's own database, PGlite included (one session): the receiver writes them once
+// the failed run's transaction has been rolled back.
 function inboxSuite(
   name: string,
-  withDeadLetters: boolean,
   open: () => Promise<TestDatabase>,
   query: (db: TestDatabase, text: string, params?: unknown[]) => Promise<Record<string, unknown>[]>,
 ) {
@@ -44,7 +44,7 @@ function inboxSuite(
       const receiver = createReceiver({
         secret,
         inbox,
-        ...(withDeadLetters && { deadLetters: postgresDeadLetters({ client: db.client, table: db.deadLetterTable }) }),
+        deadLetters: postgresDeadLetters({ client: db.client, table: db.deadLetterTable }),
         schedule: [50, 50],
         logger: quiet,
       }).on("invoice.paid", async (event, { tx }) => {
@@ -88,10 +88,55 @@ function inboxSuite(
         attempts: declined,
         lastError: "declined",
       });
-      if (withDeadLetters) {
-        const letter = await postgresDeadLetters({ client: db.client, table: db.deadLetterTable }).get("evt_declined");
-        expect(letter?.attempts).toBe(declined);
+      const letter = await postgresDeadLetters({ client: db.client, table: db.deadLetterTable }).get("evt_declined");
+      expect(letter?.attempts).toBe(declined);
+    }, 30_000);
+
+    it("dead-letters a failing event promptly, well within its lease, and the next event runs", async () => {
+      const table = `${db.schema}.inbox_prompt`;
+      const deadLetterTable = `${db.schema}.prompt_dead_letters`;
+      const inbox = postgresInbox({ client: db.client, table });
+      const deadLetters = postgresDeadLetters({ client: db.client, table: deadLetterTable });
+      await inbox.migrate();
+      await deadLetters.migrate();
+      const receiver = createReceiver({ inbox, deadLetters, schedule: [10], logger: quiet }).on(
+        "invoice.paid",
+        async (event, { tx }) => {
+          const data = event.data as { amount: number; fail?: boolean };
+          await (tx as unknown as { query(text: string, params: unknown[]): Promise<unknown> }).query(
+            `INSERT INTO ${db.schema}.payments (event_id, amount) VALUES ($1, $2)`,
+            [event.id, data.amount],
+          );
+          if (data.fail) throw new Error("declined for good");
+        },
+      );
+      const enqueue = (id: string, data: unknown) =>
+        inbox.enqueue({
+          id,
+          type: "invoice.paid",
+          payload: JSON.stringify({ type: "invoice.paid", timestamp: new Date().toISOString(), data }),
+          receivedAt: Date.now(),
+        });
+      await enqueue("evt_prompt_declined", { amount: 1, fail: true });
+      await enqueue("evt_prompt_paid", { amount: 2 });
+      const started = Date.now();
+      // One at a time and a lease of a minute: a dead letter that waited for the run's transaction would hold both.
+      receiver.work({ concurrency: 1, leaseMs: 60_000 });
+      try {
+        await until("the failing event is dead-lettered and the next one processed", async () => {
+          const [declined, paid] = await Promise.all([inbox.get("evt_prompt_declined"), inbox.get("evt_prompt_paid")]);
+          return declined?.status === "exhausted" && paid?.status === "processed";
+        });
+      } finally {
+        await receiver.stop();
       }
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(await deadLetters.get("evt_prompt_declined")).toMatchObject({
+        attempts: 1,
+        error: { message: "declined for good" },
+      });
+      const rows = await query(db, `SELECT event_id FROM ${db.schema}.payments WHERE event_id LIKE 'evt_prompt_%'`);
+      expect(rows).toEqual([{ event_id: "evt_prompt_paid" }]);
     }, 30_000);
 
     it("purge forgets ended ids older than the cut-off, never a pending one", async () => {
@@ -122,7 +167,7 @@ function inboxSuite(
   });
 }
 
-inboxSuite("PGlite", false, pgliteDatabase, async (db, text, params = []) => {
+inboxSuite("PGlite", pgliteDatabase, async (db, text, params = []) => {
   const { pglite } = db as TestDatabase & {
     pglite: { query(text: string, params: unknown[]): Promise<{ rows: unknown[] }> };
   };
@@ -131,7 +176,6 @@ inboxSuite("PGlite", false, pgliteDatabase, async (db, text, params = []) => {
 if (url) {
   inboxSuite(
     "pg Pool",
-    true,
     () => pgDatabase(url),
     async (db, text, params = []) => {
       const { pool } = db as TestDatabase & {
@@ -143,7 +187,7 @@ if (url) {
 } else describe.skip("postgresInbox behind a receiver: pg Pool (DATABASE_URL unset)", () => {});
 
 describe.skipIf(!url)("postgresInbox on a small pg Pool", () => {
-  it("keeps room in the pool: failing runs whose dead letters need a connection never wait on their own transactions", async () => {
+  it("keeps room in the pool: failing runs dead-letter promptly with every connection but two in a transaction", async () => {
     const db = await pgDatabase(url!, { max: 4 });
     try {
       const inbox = postgresInbox({ client: db.pool, table: `${db.schema}.inbox_small` });
@@ -158,8 +202,8 @@ describe.skipIf(!url)("postgresInbox on a small pg Pool", () => {
         const payload = JSON.stringify({ type: "t", timestamp: new Date().toISOString(), data: {} });
         await inbox.enqueue({ id, type: "t", payload, receivedAt: Date.now() });
       }
-      // Concurrency above the pool: with every connection in a transaction, the dead letters would wait for a
-      // lease (a minute) to end.
+      // Concurrency above the pool: were the dead letters written inside the runs' transactions, they would wait
+      // for a connection until a lease (a minute) ended.
       receiver.work({ concurrency: 8, leaseMs: 60_000 });
       try {
         await until("every event is dead-lettered", async () => {
@@ -174,4 +218,52 @@ describe.skipIf(!url)("postgresInbox on a small pg Pool", () => {
       await db.close();
     }
   }, 30_000);
+});
+
+describe.skipIf(!url)("postgresInbox: a worker killed between a failed run's rollback and its dead letter", () => {
+  it("leaves the event pending, to be run again and dead-lettered after the lease: never dropped", async () => {
+    const db = await pgDatabase(url!);
+    try {
+      const env = {
+        DATABASE_URL: url!,
+        INBOX_TABLE: `${db.schema}.inbox_crash`,
+        DEAD_LETTER_TABLE: db.deadLetterTable,
+        LEDGER_TABLE: `${db.schema}.ledger`,
+        LEASE_MS: "2000",
+      };
+      const inbox = postgresInbox({ client: db.pool, table: env.INBOX_TABLE });
+      await inbox.migrate();
+      await db.pool.query(`CREATE TABLE ${env.LEDGER_TABLE} (event_id text NOT NULL, amount integer NOT NULL)`);
+      const payload = JSON.stringify({ type: "ledger.entry", timestamp: new Date().toISOString(), data: {} });
+      await inbox.enqueue({ id: "evt_crash", type: "ledger.entry", payload, receivedAt: Date.now() });
+
+      const child = await startProcess(new URL("./dead-letter-then-die.ts", import.meta.url).pathname, env);
+      const seen = await child.message(has("dying"));
+      expect(await child.exited).toBe("SIGKILL");
+      // At the instant it died: the run's write rolled back, nothing recorded yet.
+      expect(seen).toMatchObject({ dying: "evt_crash", written: 0, stored: { status: "pending", attempts: 0 } });
+      const deadLetters = postgresDeadLetters({ client: db.pool, table: db.deadLetterTable });
+      expect(await deadLetters.get("evt_crash")).toBeUndefined();
+      expect(await inbox.get("evt_crash")).toMatchObject({ status: "pending", attempts: 0 });
+
+      // Another worker takes it once the dead worker's lease ends, and dead-letters it.
+      const receiver = createReceiver({ inbox, deadLetters, schedule: [10], logger: quiet }).on("ledger.entry", () => {
+        throw new Error("declined for good");
+      });
+      receiver.work({ concurrency: 1, leaseMs: 2_000 });
+      try {
+        await until("the event is exhausted", async () => (await inbox.get("evt_crash"))?.status === "exhausted");
+      } finally {
+        await receiver.stop();
+      }
+      expect(await deadLetters.get("evt_crash")).toMatchObject({
+        attempts: 1,
+        error: { message: "declined for good" },
+      });
+      const ledger = await db.pool.query(`SELECT count(*)::int AS n FROM ${env.LEDGER_TABLE}`);
+      expect(ledger.rows[0].n).toBe(0);
+    } finally {
+      await db.close();
+    }
+  }, 60_000);
 });

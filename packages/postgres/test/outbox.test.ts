@@ -82,6 +82,30 @@ describe.skipIf(!url)("transactional enqueue on a PostgreSQL server", () => {
     }
   });
 
+  it("a pg Pool of one connection: send on its PoolClient needs no second connection", async () => {
+    const single = new pg.Pool({ connectionString: url, max: 1 });
+    const box = await outbox(single, (text) => single.query(text));
+    try {
+      const client = await single.connect();
+      let sent: Awaited<ReturnType<Sender["send"]>>;
+      try {
+        await client.query("BEGIN");
+        sent = await box.sender.send("order.created", { order: "one" }, { tx: client });
+        await client.query("COMMIT");
+      } finally {
+        client.release();
+      }
+      // (No worker here: its LISTEN would hold the one connection.)
+      expect(sent.deliveries).toHaveLength(1);
+      expect((await box.sender.deliveries.list({ messageId: sent.messageId })).items).toMatchObject([
+        { id: sent.deliveries[0]!.id, status: "pending" },
+      ]);
+    } finally {
+      await box.close();
+      await single.end();
+    }
+  });
+
   it("a postgres.js sql.begin transaction", async () => {
     const sql = postgres(url!, { max: 4, onnotice: () => {} });
     const box = await outbox(sql, (text) => sql.unsafe(text));
@@ -97,6 +121,20 @@ describe.skipIf(!url)("transactional enqueue on a PostgreSQL server", () => {
         })
         .catch(() => "rolled back");
       expect(rolledBack).toBe("rolled back");
+      await expectDeliveredExactly(box, [committed]);
+    } finally {
+      await box.close();
+      await sql.end({ timeout: 5 });
+    }
+  });
+
+  it("postgres.js with one connection: send inside sql.begin needs no second one", async () => {
+    const sql = postgres(url!, { max: 1, onnotice: () => {} });
+    const box = await outbox(sql, (text) => sql.unsafe(text));
+    try {
+      const committed = await sql.begin(
+        async (tx) => (await box.sender.send("order.created", { order: "one" }, { tx })).messageId,
+      );
       await expectDeliveredExactly(box, [committed]);
     } finally {
       await box.close();
@@ -194,11 +232,37 @@ describe("transactional enqueue on PGlite", () => {
   }, 120_000);
   afterAll(() => pglite.close());
 
-  // PGlite is one session: a query outside a `pglite.transaction(…)` callback waits for the callback to end. The
-  // sender reads the endpoints of a fan-out outside the caller's transaction, so `send` inside that callback would
-  // wait forever; BEGIN/COMMIT on the instance itself puts every query of the session, the sender's included,
-  // in the transaction. The engine joins a `transaction(…)`'s `tx` as well, shown with `enqueue` itself.
-  it("BEGIN/COMMIT on the PGlite instance, and an engine enqueue on a transaction() tx", async () => {
+  // PGlite is one session: a query outside a `pglite.transaction(…)` callback waits for the callback to end. So
+  // `send` must read its fan-out's endpoints on the callback's `tx`, as it writes the message there.
+  it("send inside pglite.transaction(async (tx) => …): stored at its commit, nothing after a rollback", async () => {
+    const box = await outbox(pglite, (text) => pglite.exec(text));
+    try {
+      const kept = await pglite.transaction(async (tx) => {
+        await tx.query(`INSERT INTO ${box.schema}.orders (id) VALUES ('kept')`);
+        return (await box.sender.send("order.created", { order: "kept" }, { tx })).messageId;
+      });
+      let lost: string | undefined;
+      await pglite.transaction(async (tx) => {
+        lost = (await box.sender.send("order.created", { order: "lost" }, { tx })).messageId;
+        await tx.rollback();
+      });
+      const refused = await pglite
+        .transaction(async (tx) => {
+          await box.sender.send("order.created", { order: "refused" }, { tx, id: "msg_refused" });
+          throw new Error("the order failed");
+        })
+        .catch((error: Error) => error.message);
+      expect(refused).toBe("the order failed");
+      expect(await box.sender.messages.get(lost as string)).toBeUndefined();
+      expect(await box.sender.messages.get("msg_refused")).toBeUndefined();
+      expect((await box.sender.deliveries.list()).items.map((delivery) => delivery.messageId)).toEqual([kept]);
+      await expectDeliveredExactly(box, [kept]);
+    } finally {
+      await box.close();
+    }
+  }, 60_000);
+
+  it("BEGIN/COMMIT on the PGlite instance, the instance as tx", async () => {
     const box = await outbox(pglite, (text) => pglite.exec(text));
     try {
       await pglite.exec("BEGIN");
@@ -206,34 +270,10 @@ describe("transactional enqueue on PGlite", () => {
       const kept = (await box.sender.send("order.created", { order: "kept" }, { tx: pglite })).messageId;
       await pglite.exec("COMMIT");
       await pglite.exec("BEGIN");
-      await box.sender.send("order.created", { order: "lost" }, { tx: pglite });
+      const lost = (await box.sender.send("order.created", { order: "lost" }, { tx: pglite })).messageId;
       await pglite.exec("ROLLBACK");
-
-      const [endpoint] = (await box.store.endpoints.list()).items;
-      const message = (id: string) => ({
-        id,
-        type: "order.created",
-        payload: JSON.stringify({ type: "order.created", timestamp: new Date().toISOString(), data: { id } }),
-        createdAt: Date.now(),
-      });
-      const delivery = (messageId: string) => ({
-        id: `dlv_${messageId}`,
-        messageId,
-        endpointId: endpoint!.id,
-        status: "pending" as const,
-        attempts: 0,
-        createdAt: Date.now(),
-        updatedAt: Date.now(),
-      });
-      await pglite.transaction(async (tx) => {
-        await box.store.messages.enqueue(message("msg_in_tx_kept"), [delivery("msg_in_tx_kept")], { tx });
-      });
-      await pglite.transaction(async (tx) => {
-        await box.store.messages.enqueue(message("msg_in_tx_lost"), [delivery("msg_in_tx_lost")], { tx });
-        await tx.rollback();
-      });
-      expect((await box.store.deliveries.list()).items).toHaveLength(2);
-      await expectDeliveredExactly(box, [kept, "msg_in_tx_kept"]);
+      expect(await box.sender.messages.get(lost)).toBeUndefined();
+      await expectDeliveredExactly(box, [kept]);
     } finally {
       await box.close();
     }

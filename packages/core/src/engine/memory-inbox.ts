@@ -1,5 +1,6 @@
 import { HooklineError } from "../errors";
 import { claimToken } from "../receiver/store";
+import { settleAfterRollback } from "./after-rollback";
 import { memoryWorker } from "./memory-worker";
 import type { InboxEvent, InboxJob, InboxRecord, InboxSettlement, InboxStatus, InboxStore, Lease } from "./types";
 
@@ -161,7 +162,8 @@ export function memoryInbox(options: MemoryInboxOptions = {}): MemoryInbox {
         throw new HooklineError("invalid_option", `leaseMs must be a whole number ≥ 1, got ${leaseMs}`);
       }
       return memoryWorker(loops, {
-        processor,
+        // No transaction to roll back: a failed run's own recording (its dead letter) runs at once.
+        processor: async (job) => settleAfterRollback(await processor(job)),
         concurrency,
         pollMs,
         claim: (limit) => claim(limit, leaseMs),

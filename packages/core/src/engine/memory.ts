@@ -2,6 +2,7 @@ import { HooklineError } from "../errors";
 import { randomId } from "../random";
 import { claimToken } from "../receiver/store";
 import { memoryWorker } from "./memory-worker";
+import { rotatedSecrets } from "./rotation";
 import type {
   Attempt,
   Delivery,
@@ -56,6 +57,16 @@ const PRUNE_EVERY_MS = 60_000;
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
+
+/** Refuses a caller's transaction: memory cannot join one. */
+function noTransaction(tx: unknown): void {
+  if (tx !== undefined) {
+    throw new HooklineError(
+      "invalid_option",
+      "memoryDeliveries cannot join a transaction: use postgresDeliveries for the transactional outbox",
+    );
+  }
+}
 
 function pageLimit(limit: number | undefined): number {
   const value = limit ?? DEFAULT_LIMIT;
@@ -270,11 +281,13 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
         endpoints.set(endpoint.id, copy(endpoint));
         endpointOrder.push(endpoint.id);
       },
-      async get(id) {
+      async get(id, options = {}) {
+        noTransaction(options.tx);
         const endpoint = endpoints.get(id);
         return endpoint && copy(endpoint);
       },
       async list(options = {}) {
+        noTransaction(options.tx);
         const limit = pageLimit(options.limit);
         const items: Endpoint[] = [];
         let index = cursorIndex(options.cursor, 0);
@@ -310,16 +323,18 @@ export function memoryDeliveries(options: MemoryDeliveriesOptions = {}): MemoryD
         }
         return true;
       },
+      async rotateSecret(id, secret, grace) {
+        const endpoint = endpoints.get(id);
+        if (!endpoint) return undefined;
+        endpoint.secrets = rotatedSecrets(endpoint.secrets, copy(secret), grace);
+        endpoint.updatedAt = now();
+        return copy(endpoint);
+      },
     },
 
     messages: {
       async enqueue(message, deliveries, options = {}) {
-        if (options.tx !== undefined) {
-          throw new HooklineError(
-            "invalid_option",
-            "memoryDeliveries cannot join a transaction: use postgresDeliveries for the transactional outbox",
-          );
-        }
+        noTransaction(options.tx);
         const existing = messages.get(message.id);
         if (existing) {
           return {

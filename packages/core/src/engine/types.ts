@@ -234,9 +234,17 @@ export interface DeliveryStore {
   readonly endpoints: {
     /** Stores a new endpoint. Rejects (`HooklineError` `invalid_option`) when the id exists. */
     create(endpoint: Endpoint): Promise<void>;
-    get(id: string): Promise<Endpoint | undefined>;
-    /** Oldest first; only the tenant's when `tenant` is given. `limit` @default 100 */
-    list(options?: { tenant?: string; limit?: number; cursor?: string }): Promise<Page<Endpoint>>;
+    /**
+     * `tx`: read on the caller's open transaction, as `messages.enqueue` writes on it (the sender reads its
+     * fan-out there, so that `send` inside a transaction never waits for that transaction: PGlite is one
+     * session). Engines that cannot join one reject it (`invalid_option`).
+     */
+    get(id: string, options?: { tx?: unknown }): Promise<Endpoint | undefined>;
+    /**
+     * Oldest first; only the tenant's when `tenant` is given. `limit` @default 100. `tx`: read on the caller's
+     * open transaction, as for `get`.
+     */
+    list(options?: { tenant?: string; limit?: number; cursor?: string; tx?: unknown }): Promise<Page<Endpoint>>;
     /**
      * Applies `patch` atomically and returns the endpoint as stored, or `undefined` when there is none. An
      * endpoint going from disabled to enabled hands its waiting deliveries out again (each when due).
@@ -244,6 +252,17 @@ export interface DeliveryStore {
     update(id: string, patch: EndpointPatch): Promise<Endpoint | undefined>;
     /** Removes it; its `pending` deliveries end `failed` (error "endpoint deleted"), history is kept. */
     delete(id: string): Promise<boolean>;
+    /**
+     * Puts `secret` first and keeps the other secrets that are unexpired at `at`, each expiring at `expiresAt` at
+     * the latest (the rotation's grace); expired ones go (what `rotatedSecrets` computes). One atomic step, so that two
+     * rotations at once keep both new secrets and an update in between is never lost. Returns the endpoint as
+     * stored, or `undefined` when there is none.
+     */
+    rotateSecret(
+      id: string,
+      secret: EndpointSecret,
+      grace: { at: number; expiresAt: number },
+    ): Promise<Endpoint | undefined>;
   };
   readonly messages: {
     /**
@@ -356,12 +375,22 @@ export interface InboxJob<Tx = never> {
  * - `exhausted`: the event ends `exhausted`, its `attempts` grown by one.
  *
  * A settlement that is not `processed` rolls back the job's transaction before it is recorded, so that a failed
- * run's writes never land.
+ * run's writes never land; then the engine calls its `afterRollback`, outside any transaction of the job, and
+ * records the settlement that resolves instead.
  */
 export interface InboxSettlement {
   next: { status: "pending"; delayMs: number } | { status: "processed" } | { status: "exhausted" };
   /** Why the run failed (the error's message), when it did. */
   error?: string;
+  /**
+   * On a settlement that is not `processed`: the receiver's own recording of the failure (the dead letter of an
+   * exhausted event), which the engine runs once the job's transaction has been rolled back (at once for an engine
+   * without one) and before it records anything. What it resolves is recorded in place of this settlement (its
+   * own `afterRollback` ignored), and is what `onSettled` gets. Should it reject, or the process die first, nothing
+   * is recorded: the event is handed out again when its lease ends, never dropped. Nothing runs in the job's
+   * transaction meanwhile, so the dead letters may live on the inbox's own database (one PGlite, a small pool).
+   */
+  afterRollback?(): Promise<InboxSettlement>;
 }
 
 /** An event as the inbox holds it, for inspection. */

@@ -2,7 +2,8 @@
  * The queued path's second half: what a worker does with an event the inbox hands it. It reads the stored payload
  * with the intake's own step (`readStoredEvent`), runs the handlers (on the inbox's transaction when there is
  * one), and turns the outcome into an {@link InboxSettlement}: `processed`, `pending` again on the retry schedule,
- * or `exhausted` once the schedule is used up and the event is in the dead-letter store.
+ * or `exhausted` once the schedule is used up; its dead letter is written in the settlement's `afterRollback`,
+ * which the engine runs after the run's transaction ended and before it records the failure.
  *
  * @module
  */
@@ -62,8 +63,27 @@ export function inboxProcessor(work: InboxWork): Processor<InboxJob<unknown>, In
     if (trace) work.trace?.end(trace, record);
   }
 
-  /** The last run failed for good: dead-letter it, or keep it `pending` while the dead-letter store is down. */
-  async function exhaust(
+  /**
+   * The last run failed for good: `exhausted`, its dead letter written once the engine has rolled the run's
+   * transaction back (never inside it: on one PGlite, or a pool full of transactions, it would wait for that
+   * transaction's lease to run out).
+   */
+  function exhaust(
+    event: WebhookEvent,
+    job: InboxJob<unknown>,
+    error: unknown,
+    trace: DeliveryTelemetry | undefined,
+    handlerMs?: number,
+  ): InboxSettlement {
+    return {
+      next: { status: "exhausted" },
+      error: errorFields(error).message,
+      afterRollback: () => deadLetterExhausted(event, job, error, trace, handlerMs),
+    };
+  }
+
+  /** Dead-letters an exhausted event, or keeps it `pending` while the dead-letter store is down. */
+  async function deadLetterExhausted(
     event: WebhookEvent,
     job: InboxJob<unknown>,
     error: unknown,

@@ -192,14 +192,11 @@ export function senderEndpoints(
       if (!(Number.isFinite(graceMs) && graceMs >= 0)) {
         throw new HooklineError("invalid_option", `graceMs must be milliseconds ≥ 0, got ${graceMs}`);
       }
-      const endpoint = await store.endpoints.get(id);
-      if (!endpoint) throw new HooklineError("not_found", `No endpoint ${id}`);
+      const secret = await newSecret(secretKind, options.secret);
       const at = now();
-      const expiresAt = at + graceMs;
-      const kept = endpoint.secrets
-        .filter((item) => item.expiresAt === undefined || item.expiresAt > at)
-        .map((item) => ({ ...item, expiresAt: Math.min(item.expiresAt ?? expiresAt, expiresAt) }));
-      return change(id, { secrets: [await newSecret(secretKind, options.secret), ...kept] });
+      const endpoint = await store.endpoints.rotateSecret(id, secret, { at, expiresAt: at + graceMs });
+      if (!endpoint) throw new HooklineError("not_found", `No endpoint ${id}`);
+      return endpoint;
     },
   };
 }

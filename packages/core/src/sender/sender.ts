@@ -106,14 +106,16 @@ export function createSender<const Catalog extends EventSchemas = UntypedCatalog
     now,
   });
 
+  /** The endpoints a message fans out to, read on the caller's transaction when there is one. */
   async function recipients(type: string, options: SendOptions): Promise<Endpoint[]> {
+    const tx = options.tx === undefined ? {} : { tx: options.tx };
     const matches = (endpoint: Endpoint | undefined): endpoint is Endpoint =>
       endpoint !== undefined &&
       !endpoint.disabled &&
       endpoint.tenant === options.tenant &&
       (endpoint.types === undefined || endpoint.types.includes(type));
     if (options.endpointIds) {
-      const found = await Promise.all([...new Set(options.endpointIds)].map((id) => store.endpoints.get(id)));
+      const found = await Promise.all([...new Set(options.endpointIds)].map((id) => store.endpoints.get(id, tx)));
       return found.filter(matches);
     }
     const all: Endpoint[] = [];
@@ -123,6 +125,7 @@ export function createSender<const Catalog extends EventSchemas = UntypedCatalog
         limit: 1000,
         ...(options.tenant !== undefined && { tenant: options.tenant }),
         ...(cursor !== undefined && { cursor }),
+        ...tx,
       });
       all.push(...page.items.filter(matches));
       cursor = page.cursor;

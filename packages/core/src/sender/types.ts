@@ -228,7 +228,9 @@ export interface SendOptions {
   timestamp?: Date;
   /**
    * Your open transaction, for engines that can join one (PostgreSQL): the message is stored if and only if it
-   * commits. Others reject it.
+   * commits. The fan-out's endpoints are read on it too, so `send` never waits for the transaction it is in
+   * (PGlite's `transaction(async (tx) => …)` is one session). Others reject it.
+   * @default none: the message is stored on its own
    */
   tx?: unknown;
 }

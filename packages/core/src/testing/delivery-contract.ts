@@ -60,6 +60,18 @@ function settlement(next: Settlement["next"], fields: Partial<Settlement["attemp
 
 const delivered = (status = 200) => settlement({ status: "delivered" }, { status, responseBody: "ok" });
 
+/** Options of {@link runDeliveryStoreContract}. */
+export interface DeliveryContractOptions {
+  /**
+   * For an engine that joins the caller's transaction (`tx`): opens one, runs `body` on it, commits when `body`
+   * resolves and rolls back when it rejects (then rejects with its error), as postgres.js's `sql.begin` and
+   * PGlite's `transaction` do. The contract then checks that the endpoint reads and `enqueue` run on that `tx`
+   * (on PGlite, one session, a read outside it would wait for it forever) and that a rollback leaves no message.
+   * @default undefined (the engine joins none; the contract checks that it rejects a `tx`)
+   */
+  transaction?: <T>(body: (tx: unknown) => Promise<T>) => Promise<T>;
+}
+
 interface Harness {
   store: DeliveryStore;
   /** Stores endpoints, then one message per entry fanned out to those endpoints; returns the deliveries. */
@@ -76,6 +88,9 @@ interface Harness {
  * fenced by their lease, delays, per-endpoint concurrency across workers, disabled endpoints, requeue, delete,
  * `dueIn`, waking idle workers and `stop()`. The PostgreSQL and BullMQ engines run it unchanged.
  *
+ * With {@link DeliveryContractOptions.transaction}, it also checks that the endpoint reads and `enqueue` join the
+ * caller's transaction; without it, that the engine refuses one.
+ *
  * `work` takes every due delivery in the engine, so `makeStore` must return an engine of its own each time (a
  * fresh schema, key prefix or database): two tests sharing one would take each other's deliveries. Takes about
  * ten seconds, mostly waiting for leases and delays to run out.
@@ -89,6 +104,7 @@ export function runDeliveryStoreContract(
   name: string,
   makeStore: () => DeliveryStore | Promise<DeliveryStore>,
   { describe, it }: ContractRunner,
+  options: DeliveryContractOptions = {},
 ): void {
   const test = (title: string, body: (harness: Harness) => Promise<void>, timeout = 30_000) =>
     it(
@@ -186,6 +202,106 @@ export function runDeliveryStoreContract(
       );
       check((await store.endpoints.get(created[0]!.id))?.url === "https://example.com/v2", "and changes nothing");
     });
+
+    test("rotates a secret in one step: rotations at once keep every new secret, expired ones go", async ({
+      store,
+    }) => {
+      const at = Date.now();
+      const target = endpoint({
+        secrets: [
+          { secret: "whsec_current" },
+          { secret: "whsec_graced", publicKey: "whpk_graced", expiresAt: at + 60_000 },
+          { secret: "whsec_expired", expiresAt: at - 1 },
+        ],
+      });
+      await store.endpoints.create(target);
+      const grace = { at, expiresAt: at + 1_000 };
+      const rotated = await store.endpoints.rotateSecret(target.id, { secret: "whsec_new" }, grace);
+      check(
+        json(rotated?.secrets) ===
+          json([
+            { secret: "whsec_new" },
+            { secret: "whsec_current", expiresAt: at + 1_000 },
+            { secret: "whsec_graced", publicKey: "whpk_graced", expiresAt: at + 1_000 },
+          ]),
+        `the new secret first, the unexpired ones capped at the grace, the expired gone: ${json(rotated?.secrets)}`,
+      );
+      check(json(await store.endpoints.get(target.id)) === json(rotated), "rotateSecret returns what is stored");
+      const kept = { secret: "whsec_short", expiresAt: at + 500 };
+      await store.endpoints.update(target.id, { secrets: [{ secret: "whsec_a" }, kept] });
+      const again = await store.endpoints.rotateSecret(target.id, { secret: "whsec_b" }, grace);
+      check(
+        json(again?.secrets) === json([{ secret: "whsec_b" }, { secret: "whsec_a", expiresAt: at + 1_000 }, kept]),
+        `an expiry sooner than the grace stays as it was: ${json(again?.secrets)}`,
+      );
+
+      const news = Array.from({ length: 8 }, (_, i) => `whsec_at_once_${i}`);
+      await Promise.all(news.map((secret) => store.endpoints.rotateSecret(target.id, { secret }, grace)));
+      const stored = new Set((await store.endpoints.get(target.id))?.secrets.map((item) => item.secret));
+      const lost = news.filter((secret) => !stored.has(secret));
+      check(lost.length === 0, `rotations at once keep every new secret, lost ${json(lost)}`);
+      check(
+        (await store.endpoints.rotateSecret(unique("ep_"), { secret: "whsec_x" }, grace)) === undefined,
+        "rotating an unknown endpoint resolves undefined",
+      );
+    });
+
+    const transaction = options.transaction;
+    if (transaction) {
+      test("reads endpoints and enqueues on the caller's transaction: stored at COMMIT, never after a ROLLBACK", async ({
+        store,
+      }) => {
+        const target = endpoint({ tenant: unique("tenant_") });
+        await store.endpoints.create(target);
+        const sendIn = (tx: unknown) => async () => {
+          const found = await store.endpoints.get(target.id, { tx });
+          const listed = await store.endpoints.list({ tenant: target.tenant as string, tx });
+          check(found?.id === target.id, "get on the transaction finds the endpoint");
+          check(json(listed.items.map((item) => item.id)) === json([target.id]), "and so does list on it");
+          const sent = message();
+          const result = await store.messages.enqueue(sent, [delivery(sent.id, target.id)], { tx });
+          check(result.created && result.deliveries.length === 1, "enqueue on the transaction creates");
+          return sent.id;
+        };
+        const committed = await transaction((tx) => sendIn(tx)());
+        let rolledBack: string | undefined;
+        const refused = await transaction(async (tx) => {
+          rolledBack = await sendIn(tx)();
+          throw new Error("rolled back on purpose");
+        }).catch((error: Error) => error.message);
+        check(refused === "rolled back on purpose", `the transaction body's error comes back, got ${refused}`);
+        check((await store.messages.get(committed)) !== undefined, "a committed transaction's message is stored");
+        check((await store.deliveries.list({ messageId: committed })).items.length === 1, "with its delivery");
+        check((await store.messages.get(rolledBack as string)) === undefined, "a rolled-back one's is not");
+        check(
+          (await store.deliveries.list({ messageId: rolledBack as string })).items.length === 0,
+          "nor its delivery",
+        );
+      });
+    } else {
+      test("refuses a caller's transaction (invalid_option): reads and enqueue cannot join one", async ({ store }) => {
+        const target = endpoint();
+        await store.endpoints.create(target);
+        const tx = { query: async () => [] };
+        const sent = message();
+        const codes = await Promise.all(
+          [
+            () => store.endpoints.get(target.id, { tx }),
+            () => store.endpoints.list({ tx }),
+            () => store.messages.enqueue(sent, [delivery(sent.id, target.id)], { tx }),
+          ].map(async (call) => {
+            try {
+              await call();
+              return "resolved";
+            } catch (error) {
+              return (error as { code?: string }).code;
+            }
+          }),
+        );
+        check(json(codes) === json(["invalid_option", "invalid_option", "invalid_option"]), `got ${json(codes)}`);
+        check((await store.messages.get(sent.id)) === undefined, "and stores nothing");
+      });
+    }
 
     test("enqueues a message and its deliveries once: the same id again writes nothing", async ({ store }) => {
       const [a, b] = [endpoint(), endpoint()];

@@ -61,7 +61,8 @@ interface Harness<Tx> {
  * Checks the guarantees a receiver relies on from an `InboxStore`: one event per id (a duplicate writes nothing
  * and says so), the payload kept byte for byte, leases that keep two workers off one event and hand out a dead
  * worker's event again, settlements fenced by their lease, retry delays, `orderKey` ordering across workers
- * (one at a time, in enqueue order, a retrying event holding its key), waking idle workers, `stop()`, and — with
+ * (one at a time, in enqueue order, a retrying event holding its key), waking idle workers, `stop()`, a failed
+ * run's `afterRollback` run after its transaction ended and before anything is recorded, and — with
  * {@link InboxContractOptions.transaction} — that a job's transaction commits only with a `processed` settlement.
  * The memory, PostgreSQL and BullMQ inboxes run it unchanged.
  *
@@ -361,6 +362,72 @@ export function runInboxContract<Tx = never>(
       const [later] = await harness.enqueue(1);
       await sleep(500);
       check(calls === 1 && (await harness.status(later!.id)) === "pending", "a stopped worker takes nothing");
+    });
+
+    test("runs a failed run's afterRollback after its transaction ended, records what it resolves; a rejection records nothing", async (harness) => {
+      const [replaced, refused, done] = await harness.enqueue(3);
+      const runs = new Map<string, number>();
+      const seen: { id: string; written?: number; record?: string }[] = [];
+      const settled: { id: string; settlement: InboxSettlement }[] = [];
+      const probe = options.transaction;
+      harness.work(
+        async (job) => {
+          const id = job.event.id;
+          const run = (runs.get(id) ?? 0) + 1;
+          runs.set(id, run);
+          if (probe) await probe.write(job.tx as Tx, `${id}:${run}`);
+          const after = async (): Promise<InboxSettlement> => {
+            // Outside the job's transaction: on a one-session database (PGlite) these would wait for it forever.
+            const written = probe ? await probe.count(`${id}:${run}`) : undefined;
+            const record = await harness.inbox.get(id);
+            seen.push({
+              id,
+              ...(written !== undefined && { written }),
+              record: json(record && [record.status, record.attempts]),
+            });
+            if (id === refused!.id) throw new Error("could not record the failure");
+            return retryIn(100, "recorded after the rollback");
+          };
+          if (id === done!.id) return { ...processed, afterRollback: after };
+          if (run === 1) return { next: { status: "exhausted" }, error: "failed", afterRollback: after };
+          return processed;
+        },
+        {
+          leaseMs: 1_000,
+          onSettled: (job, settlement) => settled.push({ id: job.event.id, settlement }),
+        },
+      );
+      await eventually(
+        "every event is processed",
+        async () => {
+          const statuses = await Promise.all([replaced, refused, done].map((event) => harness.status(event!.id)));
+          return statuses.every((status) => status === "processed");
+        },
+        15_000,
+      );
+      check(!seen.some((item) => item.id === done!.id), "a processed settlement's afterRollback is not run");
+      for (const event of [replaced!, refused!]) {
+        const during = seen.filter((item) => item.id === event.id);
+        check(during.length === 1, `afterRollback ran once for the failed run, got ${json(during)}`);
+        check(during[0]!.record === json(["pending", 0]), `and before anything was recorded: ${json(during[0])}`);
+        if (probe) check(during[0]!.written === 0, "after the run's writes were rolled back");
+      }
+      const stored = await harness.inbox.get(replaced!.id);
+      check(
+        stored?.attempts === 2 && stored.lastError === "recorded after the rollback",
+        `what afterRollback resolved was recorded in place of the settlement: ${json(stored)}`,
+      );
+      const first = settled.find((item) => item.id === replaced!.id)?.settlement;
+      check(
+        first?.next.status === "pending" && first.error === "recorded after the rollback" && !first.afterRollback,
+        `onSettled got what was recorded: ${json(first)}`,
+      );
+      const lost = await harness.inbox.get(refused!.id);
+      check(lost?.attempts === 1 && lost.lastError === undefined, `a rejected one recorded nothing: ${json(lost)}`);
+      check(
+        harness.errors.some((error) => (error as Error).message === "could not record the failure"),
+        "its error went to onError",
+      );
     });
 
     const probe = options.transaction;

@@ -12,7 +12,7 @@
  */
 
 export { type AdapterHarness, type AdapterServer, runAdapterContract } from "./adapter-contract";
-export { runDeliveryStoreContract } from "./delivery-contract";
+export { type DeliveryContractOptions, runDeliveryStoreContract } from "./delivery-contract";
 export { type InboxContractOptions, type InboxTransactionProbe, runInboxContract } from "./inbox-contract";
 export { type SignedDelivery, type SignedDeliveryOptions, signedDelivery, signedRequest } from "./kit";
 export { serviceUrl } from "./services";

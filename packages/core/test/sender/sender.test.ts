@@ -586,6 +586,14 @@ describe("endpoints", () => {
     expect([await check(old), await check(fresh)]).toEqual([true, true]);
     expect([await check(old, after), await check(fresh, after)]).toEqual([false, true]);
     await expectCode(outbox.endpoints.rotateSecret("ep_missing"), "not_found");
+
+    // Two rotations at once: one atomic step each in the engine, so neither new secret is lost.
+    const both = await Promise.all([
+      outbox.endpoints.rotateSecret(endpoint.id),
+      outbox.endpoints.rotateSecret(endpoint.id),
+    ]);
+    const stored = (await outbox.endpoints.get(endpoint.id))!.secrets.map((item) => item.secret);
+    expect(stored).toEqual(expect.arrayContaining(both.map((item) => item.secrets[0]!.secret)));
   });
 });
 

@@ -5,10 +5,12 @@ import {
   type DeliveryJob,
   type DeliveryStore,
   type Endpoint,
+  type EndpointSecret,
   HooklineError,
   type Message,
   type Page,
   type Processor,
+  rotatedSecrets,
   type Settlement,
   type Worker,
   type WorkOptions,
@@ -24,6 +26,7 @@ import {
   LIST_DELIVERIES,
   LIST_ENDPOINTS,
   REQUEUE,
+  ROTATE_SECRET,
   SETTLE,
   SWEEP,
   UPDATE_ENDPOINT,
@@ -78,6 +81,16 @@ function encode(record: object): string[] {
 /** The start of the index members of things created at `createdAt` (see `member` in lua.ts). */
 const since = (createdAt: number) => `${String(Math.max(0, Math.floor(createdAt))).padStart(15, "0")}:`;
 
+/** Refuses a caller's transaction: Redis cannot join an SQL one. */
+function noTransaction(tx: unknown): void {
+  if (tx !== undefined) {
+    throw new HooklineError(
+      "invalid_option",
+      "Redis cannot join an SQL transaction: use the PostgreSQL engine (postgresDeliveries) for a transactional outbox",
+    );
+  }
+}
+
 function pageLimit(limit: number | undefined): number {
   if (limit === undefined) return 100;
   if (!Number.isInteger(limit) || limit < 1) {
@@ -98,8 +111,8 @@ function pageLimit(limit: number | undefined): number {
  *   a job that finds its endpoint's slots taken leaves its delivery waiting, and the settlement that frees a
  *   slot queues the next one.
  *
- * Redis cannot join an SQL transaction: `enqueue` rejects `tx`. For the transactional outbox use the PostgreSQL
- * engine.
+ * Redis cannot join an SQL transaction: `enqueue` and the endpoint reads reject `tx`. For the transactional outbox
+ * use the PostgreSQL engine.
  *
  * @example
  * import { createSender } from "@hookline/core";
@@ -126,8 +139,12 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
       const created = await run<number>(CREATE_ENDPOINT, [endpoint.id, endpoint.createdAt, ...encode(endpoint)]);
       if (Number(created) !== 1) throw new HooklineError("invalid_option", `endpoint ${endpoint.id} exists`);
     },
-    get: (id) => readHash<Endpoint>(`${prefix}:endpoint:${id}`),
+    async get(id, getOptions = {}) {
+      noTransaction(getOptions.tx);
+      return readHash<Endpoint>(`${prefix}:endpoint:${id}`);
+    },
     async list(listOptions = {}) {
+      noTransaction(listOptions.tx);
       const limit = pageLimit(listOptions.limit);
       const [items, cursor] = await run<[Flat[], string]>(LIST_ENDPOINTS, [
         listOptions.tenant ?? "",
@@ -156,16 +173,27 @@ export function bullmqDeliveries(options: BullmqDeliveriesOptions): DeliveryStor
     async delete(id) {
       return Number(await run(DELETE_ENDPOINT, [id, retentionMs])) === 1;
     },
+    async rotateSecret(id, secret, grace) {
+      let secrets = await connection.hget(`${prefix}:endpoint:${id}`, "secrets");
+      for (;;) {
+        if (secrets === null) return undefined;
+        const rotated = rotatedSecrets(JSON.parse(secrets) as EndpointSecret[], secret, grace);
+        const reply = await run<[] | [0, string] | [1, Flat]>(ROTATE_SECRET, [
+          id,
+          secrets,
+          JSON.stringify(rotated),
+          JSON.stringify(Date.now()),
+        ]);
+        if (reply.length === 0) return undefined;
+        if (Number(reply[0]) === 1) return decode<Endpoint>(reply[1] as Flat);
+        secrets = reply[1] as string; // changed since it was read: rotate from what is there now
+      }
+    },
   };
 
   const messages: DeliveryStore["messages"] = {
     async enqueue(message, deliveries, enqueueOptions) {
-      if (enqueueOptions?.tx !== undefined) {
-        throw new HooklineError(
-          "invalid_option",
-          "Redis cannot join an SQL transaction: use the PostgreSQL engine (postgresDeliveries) for a transactional outbox",
-        );
-      }
+      noTransaction(enqueueOptions?.tx);
       const args: (string | number)[] = [message.id, JSON.stringify(message), retentionMs];
       for (const delivery of deliveries) {
         const fields = encode(delivery);

@@ -8,6 +8,7 @@ import {
   type InboxStore,
   type InboxWorkOptions,
   type Processor,
+  settleAfterRollback,
   type Worker,
 } from "@hookline/core";
 import { positive } from "../scripts";
@@ -122,7 +123,8 @@ export function bullmqInbox(options: BullmqInboxOptions): InboxStore {
           attempts: Number(attempts),
           lease: { token, expiresAt: Number(leaseEnd) },
         };
-        const settlement = await processor(inboxJob);
+        // No transaction to roll back: a failed run's own recording (its dead letter) runs at once.
+        const settlement = await settleAfterRollback(await processor(inboxJob));
         const { next } = settlement;
         await recordSettlement(engine, report, workOptions.onSettled, inboxJob, settlement, async () => {
           const [, jobs] = await run<[string, Flat]>(INBOX_SETTLE, [

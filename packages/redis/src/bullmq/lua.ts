@@ -156,6 +156,18 @@ if was ~= "true" and now == "true" then park_all(e) end
 if was == "true" and now ~= "true" then unpark_all(e) end
 return {redis.call("HGETALL", e), jobs}`);
 
+/**
+ * ARGV: id, the secrets' JSON text as read, the rotated secrets' JSON text, updatedAt. Writes them only when the
+ * secrets are still as read (compare and set: a rotation or update in between is never lost). Returns {} when
+ * the endpoint is absent, {0, the secrets now} when they changed (rotate again from those), else {1, endpoint}.
+ */
+export const ROTATE_SECRET = script(`local e = ekey(ARGV[1])
+if redis.call("EXISTS", e) == 0 then return {} end
+local now = redis.call("HGET", e, "secrets")
+if now ~= ARGV[2] then return {0, now} end
+redis.call("HSET", e, "secrets", ARGV[3], "updatedAt", ARGV[4])
+return {1, redis.call("HGETALL", e)}`);
+
 /** ARGV: id, retention ms. Fails its pending deliveries ("endpoint deleted"); returns 0 when absent. */
 export const DELETE_ENDPOINT = script(`local e = ekey(ARGV[1])
 if redis.call("EXISTS", e) == 0 then return 0 end
