@@ -1,3 +1,4 @@
+import { signedDelivery } from "@hookline/testing";
 import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
@@ -12,7 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as z from "zod";
 import { createReceiver, createSender, defineEvents, memoryDeadLetters, type ReceiverOptions } from "../src";
 import { receiverTelemetry, senderTelemetry } from "../src/otel";
-import { signedDelivery } from "../src/testing";
 import { loopbackServer } from "./sender/loopback";
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
