@@ -22,7 +22,7 @@ export interface ExampleSmokeSuiteOptions {
   devSecret: string;
   /** How the example parses JSON on its own routes, for the test's name (such as `express.json()`). */
   parser: string;
-  /** `signedDelivery` from `@hookline/core/testing`. */
+  /** `signedDelivery` from `@hookline/testing`. */
   signedDelivery: SignDelivery;
 }
 

@@ -4,16 +4,16 @@
  * naming the route, the step, and what came back.
  *
  * Each example's smoke test imports it by relative path and passes `signedDelivery` from
- * `@hookline/core/testing`, the example's own dependency (this file belongs to no package, so it cannot import
+ * `@hookline/testing`, the example's own dependency (this file belongs to no package, so it cannot import
  * one).
  *
  * @example
- * import { signedDelivery } from "@hookline/core/testing";
+ * import { signedDelivery } from "@hookline/testing";
  * import { smokeTest } from "../../smoke";
  * await smokeTest("http://127.0.0.1:3000", { secret, paths: ["/webhooks"], signedDelivery });
  */
 
-/** The part of `signedDelivery` (from `@hookline/core/testing`) this runner uses. */
+/** The part of `signedDelivery` (from `@hookline/testing`) this runner uses. */
 export type SignDelivery = (options: {
   secret: string;
   event: { type: string; data: unknown };
@@ -25,7 +25,7 @@ export interface SmokeTestOptions {
   secret: string;
   /** The webhook routes to exercise, relative to the base URL, such as `/api/webhooks`. */
   paths: readonly string[];
-  /** `signedDelivery` from `@hookline/core/testing`. */
+  /** `signedDelivery` from `@hookline/testing`. */
   signedDelivery: SignDelivery;
   /**
    * The event to send; it must be one the example handles, so that the duplicate is recognised as one.

@@ -5,7 +5,7 @@
 import { createServer } from "node:http";
 import { createReceiver, defineEvents, generateSecret, memoryDeadLetters } from "@hookline/core";
 import { nodeHandler } from "@hookline/core/node";
-import { signedDelivery } from "@hookline/core/testing";
+import { signedDelivery } from "@hookline/testing";
 import { z } from "zod";
 import { inboxDemo } from "./inbox.mjs";
 import { sendingDemo } from "./sending.mjs";

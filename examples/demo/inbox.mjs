@@ -8,7 +8,7 @@
 import { createServer } from "node:http";
 import { createReceiver, memoryDeadLetters, memoryInbox } from "@hookline/core";
 import { nodeHandler } from "@hookline/core/node";
-import { signedDelivery } from "@hookline/core/testing";
+import { signedDelivery } from "@hookline/testing";
 
 const quiet = { info() {}, warn() {}, error() {} };
 const until = async (condition) => {

@@ -21,7 +21,6 @@ const variants: Plugin = {
 export default defineConfig({
   entry: {
     index: "src/index.ts",
-    testing: "src/testing/index.ts",
     node: "src/node.ts",
     otel: "src/otel.ts",
     "backend/webcrypto": "src/backend/index.ts",
@@ -46,7 +45,7 @@ export default defineConfig({
   // Subpaths import "@hookline/core" by name (kept external) so they use whichever build the runtime picked.
   external: ["@hookline/core", "@opentelemetry/api", /^node:/],
   esbuildPlugins: [variants],
-  dts: { entry: { index: "src/index.ts", testing: "src/testing/index.ts", node: "src/node.ts", otel: "src/otel.ts" } },
+  dts: { entry: { index: "src/index.ts", node: "src/node.ts", otel: "src/otel.ts" } },
   // Keep `node:` specifiers: Deno and Bun resolve only those.
   removeNodeProtocol: false,
 });

@@ -10,6 +10,9 @@ export default defineProject({
   resolve: {
     alias: [
       { find: /^@hookline\/core$/, replacement: source("./src/index.ts") },
+      // The testing kit from its sources: @hookline/testing depends on the core, so the core cannot list it as a
+      // devDependency (a cycle in the build graph); its own "@hookline/core" import lands on the alias above.
+      { find: /^@hookline\/testing$/, replacement: source("../testing/src/index.ts") },
       { find: /^(\.\.?\/)+backend$/, replacement: source("./src/backend/node.ts") },
       { find: /^(\.\.?\/)+net$/, replacement: source("./src/net/node.ts") },
     ],

@@ -1,4 +1,4 @@
-import { signedDelivery } from "@hookline/core/testing";
+import { signedDelivery } from "@hookline/testing";
 import { exampleSmokeSuite } from "../../example-suite";
 
 exampleSmokeSuite({

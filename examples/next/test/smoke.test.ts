@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { signedDelivery } from "@hookline/core/testing";
+import { signedDelivery } from "@hookline/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { smokeTest } from "../../smoke";
 

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { generateMessageId, sign, toJSONSchema, toOpenAPI } from "@hookline/core";
-import { signedDelivery } from "@hookline/core/testing";
+import { signedDelivery } from "@hookline/testing";
 import { Command, CommanderError, Option } from "commander";
 import { CaptureStore } from "./captures";
 import { exampleFor, loadCatalog, schemaFor, validateData } from "./catalog";

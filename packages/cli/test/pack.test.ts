@@ -1,7 +1,8 @@
 /**
- * `npx @hookline/cli` from packed tarballs in a scratch project, offline: the CLI and the core are packed with
- * `pnpm pack` (as they would be published), their dependencies are packed from this workspace's installed copies,
- * and npm installs only those tarballs (`--offline`, every version pinned to a local file through `overrides`).
+ * `npx @hookline/cli` from packed tarballs in a scratch project, offline: the CLI, the core and the testing kit
+ * (whose `signedDelivery` signs what `hookline send` sends) are packed with `pnpm pack` (as they would be published),
+ * their dependencies are packed from this workspace's installed copies, and npm installs only those tarballs
+ * (`--offline`, every version pinned to a local file through `overrides`).
  */
 import { execFile } from "node:child_process";
 import { readFile, realpath, stat, writeFile } from "node:fs/promises";
@@ -15,6 +16,7 @@ import { scratch } from "./helpers";
 const run = promisify(execFile);
 const CLI_DIR = fileURLToPath(new URL("..", import.meta.url));
 const CORE_DIR = fileURLToPath(new URL("../../core", import.meta.url));
+const TESTING_DIR = fileURLToPath(new URL("../../testing", import.meta.url));
 
 interface Manifest {
   name: string;
@@ -58,6 +60,7 @@ describe("npx @hookline/cli from a packed tarball", () => {
     const overrides: Record<string, string> = {
       "@hookline/cli": `file:${await pack("pnpm", CLI_DIR, tarballs)}`,
       "@hookline/core": `file:${await pack("pnpm", CORE_DIR, tarballs)}`,
+      "@hookline/testing": `file:${await pack("pnpm", TESTING_DIR, tarballs)}`,
     };
     // Every third-party dependency, and theirs, packed from where this workspace installed it.
     const queue = [CLI_DIR, CORE_DIR];

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createServer } from "node:http";
 import { type AddressInfo, connect } from "node:net";
+import { signedDelivery, signedRequest } from "@hookline/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
@@ -17,7 +18,6 @@ import {
   stripe,
 } from "../src";
 import { nodeHandler } from "../src/node";
-import { signedDelivery, signedRequest } from "../src/testing";
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const silent: ReceiverLogger = { info() {}, warn() {}, error() {} };

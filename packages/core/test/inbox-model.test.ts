@@ -1,7 +1,7 @@
+import { signedRequest } from "@hookline/testing";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createReceiver, memoryDeadLetters, memoryInbox } from "../src";
-import { signedRequest } from "../src/testing";
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const silent = { info() {}, warn() {}, error() {} };

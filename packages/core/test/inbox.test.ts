@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { signedDelivery } from "@hookline/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import * as z from "zod";
 import {
@@ -16,7 +17,6 @@ import {
   type ReceiverOptions,
 } from "../src";
 import { nodeHandler } from "../src/node";
-import { signedDelivery } from "../src/testing";
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const events = defineEvents({

@@ -1,6 +1,6 @@
+import { runDeliveryStoreContract } from "@hookline/testing";
 import { describe, expect, it } from "vitest";
 import { memoryDeliveries } from "../src";
-import { runDeliveryStoreContract } from "../src/testing";
 
 runDeliveryStoreContract("memory", () => memoryDeliveries(), { describe, it });
 

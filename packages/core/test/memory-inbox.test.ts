@@ -1,6 +1,6 @@
+import { runInboxContract } from "@hookline/testing";
 import { describe, expect, it } from "vitest";
 import { memoryInbox } from "../src";
-import { runInboxContract } from "../src/testing";
 
 runInboxContract("memory", () => memoryInbox(), { describe, it });
 

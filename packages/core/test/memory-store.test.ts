@@ -1,6 +1,6 @@
+import { runDeadLetterContract, runStoreContract } from "@hookline/testing";
 import { describe, expect, it, vi } from "vitest";
 import { memoryDeadLetters, memoryStore } from "../src";
-import { runDeadLetterContract, runStoreContract } from "../src/testing";
 
 runStoreContract("memory", () => memoryStore(), { describe, it });
 runDeadLetterContract("memory", () => memoryDeadLetters(), { describe, it });

@@ -1,10 +1,10 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { runAdapterContract, signedDelivery } from "@hookline/testing";
 import { describe, expect, it } from "vitest";
 import { createReceiver } from "../src";
 import { nodeHandler } from "../src/node";
-import { runAdapterContract, signedDelivery } from "../src/testing";
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const quiet = { info() {}, warn() {}, error() {} };

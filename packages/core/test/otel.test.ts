@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
+import { signedDelivery } from "@hookline/testing";
 import { context, propagation, SpanKind, SpanStatusCode, type TextMapPropagator, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { TraceState, W3CTraceContextPropagator } from "@opentelemetry/core";
@@ -38,7 +39,6 @@ import {
 } from "../src";
 import { nodeHandler } from "../src/node";
 import { receiverTelemetry, senderTelemetry } from "../src/otel";
-import { signedDelivery } from "../src/testing";
 import { loopbackServer } from "./sender/loopback";
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

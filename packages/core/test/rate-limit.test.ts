@@ -1,7 +1,7 @@
+import { signedDelivery } from "@hookline/testing";
 import { RateLimiterMemory } from "rate-limiter-flexible";
 import { describe, expect, it } from "vitest";
 import { createReceiver, type ReceiverHooks, type ReceiverOptions } from "../src";
-import { signedDelivery } from "../src/testing";
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const forged = "whsec_dGhpcyBpcyBub3QgdGhlIHJpZ2h0IHNlY3JldA==";

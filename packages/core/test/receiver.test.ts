@@ -1,3 +1,4 @@
+import { signedRequest } from "@hookline/testing";
 import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
 import * as z from "zod";
@@ -13,7 +14,6 @@ import {
   type ReceiverOptions,
   sign,
 } from "../src";
-import { signedRequest } from "../src/testing";
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const events = defineEvents({
@@ -478,7 +478,7 @@ describe("transport checks", () => {
   it("allowIps accepts addresses in the ranges (IPv4, IPv6, IPv4-mapped) and refuses others", async () => {
     const { receiver } = setup({ allowIps: ["192.0.2.0/24", "2001:db8::/32", "198.51.100.7"] });
     const status = async (remoteAddress: string | undefined, headers: Record<string, string> = {}) => {
-      const { headers: signed, body } = await import("../src/testing").then((m) =>
+      const { headers: signed, body } = await import("@hookline/testing").then((m) =>
         m.signedDelivery({ secret, event: paid }),
       );
       const input = {
@@ -503,7 +503,7 @@ describe("transport checks", () => {
 describe("lower-level receive", () => {
   it("reads a Node-style async iterable body", async () => {
     const { receiver, calls } = setup();
-    const { signedDelivery } = await import("../src/testing");
+    const { signedDelivery } = await import("@hookline/testing");
     const { headers, body } = await signedDelivery({ secret, event: paid });
     const bytes = new TextEncoder().encode(body as string);
     async function* chunks() {

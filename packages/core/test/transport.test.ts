@@ -1,11 +1,11 @@
 import { once } from "node:events";
 import { createServer } from "node:http";
 import { type AddressInfo, connect } from "node:net";
+import { signedDelivery, signedRequest } from "@hookline/testing";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { assertConnectionKnown, createReceiver, type ReceiverOptions } from "../src";
 import { nodeHandler } from "../src/node";
-import { signedDelivery, signedRequest } from "../src/testing";
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const silent = { info() {}, warn() {}, error() {} };

@@ -2,7 +2,7 @@ import { once } from "node:events";
 import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createReceiver, type WebhookEvent } from "@hookline/core";
-import { runAdapterContract, signedDelivery } from "@hookline/core/testing";
+import { runAdapterContract, signedDelivery } from "@hookline/testing";
 import express5, { type Express } from "express";
 import express4 from "express4";
 import { describe, expect, it } from "vitest";

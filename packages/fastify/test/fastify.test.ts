@@ -1,7 +1,7 @@
 import { request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createReceiver, type Receiver } from "@hookline/core";
-import { runAdapterContract, signedDelivery } from "@hookline/core/testing";
+import { runAdapterContract, signedDelivery } from "@hookline/testing";
 import Fastify from "fastify";
 import { describe, expect, it } from "vitest";
 import { webhookPlugin } from "../src";

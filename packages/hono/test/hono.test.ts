@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { createReceiver, type Receiver, type ReceiverOptions } from "@hookline/core";
-import { runAdapterContract, signedDelivery, signedRequest } from "@hookline/core/testing";
+import { runAdapterContract, signedDelivery, signedRequest } from "@hookline/testing";
 import { Hono } from "hono";
 import { getConnInfo as workersConnInfo } from "hono/cloudflare-workers";
 import { describe, expect, it } from "vitest";

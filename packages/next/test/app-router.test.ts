@@ -1,5 +1,5 @@
 import { createReceiver, type ReceiverOptions } from "@hookline/core";
-import { signedDelivery, signedRequest } from "@hookline/core/testing";
+import { signedDelivery, signedRequest } from "@hookline/testing";
 import { NextRequest } from "next/server";
 import { describe, expect, it } from "vitest";
 import { webhookHandler } from "../src/index";

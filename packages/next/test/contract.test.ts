@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Receiver } from "@hookline/core";
-import { type AdapterServer, runAdapterContract } from "@hookline/core/testing";
+import { type AdapterServer, runAdapterContract } from "@hookline/testing";
 // Next's own Node plumbing (internal modules), as `next start` wraps a route: an App Router route gets a
 // NextRequest over the request stream and its Response is piped back; a Pages API route goes through
 // `apiResolver`, which reads the page's `config` and runs (or skips) Next's body parser.

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createReceiver } from "@hookline/core";
-import { signedDelivery } from "@hookline/core/testing";
+import { signedDelivery } from "@hookline/testing";
 import type { NextApiRequest, NextApiResponse } from "next";
 // Next's own Pages API resolver (internal): reads the page's `config` and runs Next's body parser, as `next start`.
 import { apiResolver } from "next/dist/server/api-utils/node/api-resolver.js";

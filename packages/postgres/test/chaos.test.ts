@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { createSender, generateSecret } from "@hookline/core";
-import { serviceUrl } from "@hookline/core/testing";
+import { serviceUrl } from "@hookline/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresDeliveries } from "../src/index";
 import { has, startProcess, type TestProcess } from "./processes";

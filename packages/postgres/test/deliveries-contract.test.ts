@@ -1,5 +1,5 @@
 import { PGlite } from "@electric-sql/pglite";
-import { runDeliveryStoreContract, serviceUrl } from "@hookline/core/testing";
+import { runDeliveryStoreContract, serviceUrl } from "@hookline/testing";
 import pg from "pg";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, it } from "vitest";

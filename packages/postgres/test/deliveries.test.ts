@@ -1,5 +1,5 @@
 import type { Delivery, DeliveryJob, Endpoint, Message, Settlement } from "@hookline/core";
-import { serviceUrl } from "@hookline/core/testing";
+import { serviceUrl } from "@hookline/testing";
 import pg from "pg";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

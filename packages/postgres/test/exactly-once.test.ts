@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { createReceiver, generateSecret } from "@hookline/core";
-import { serviceUrl } from "@hookline/core/testing";
+import { serviceUrl } from "@hookline/testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresStore } from "../src/index";

@@ -1,5 +1,5 @@
 import { PGlite } from "@electric-sql/pglite";
-import { runInboxContract, serviceUrl } from "@hookline/core/testing";
+import { runInboxContract, serviceUrl } from "@hookline/testing";
 import { CompiledQuery, Kysely, PostgresDialect, type Transaction } from "kysely";
 import pg from "pg";
 import postgres from "postgres";

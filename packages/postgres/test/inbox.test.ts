@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { createReceiver, generateSecret } from "@hookline/core";
-import { serviceUrl, signedRequest } from "@hookline/core/testing";
+import { serviceUrl, signedRequest } from "@hookline/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresDeadLetters, postgresInbox } from "../src/index";
 import { pgDatabase, pgliteDatabase, type TestDatabase } from "./databases";

@@ -1,6 +1,6 @@
 import { PGlite } from "@electric-sql/pglite";
 import { createSender, generateSecret, type Sender } from "@hookline/core";
-import { serviceUrl } from "@hookline/core/testing";
+import { serviceUrl } from "@hookline/testing";
 import { CompiledQuery, Kysely, sql as kyselySql, PostgresDialect } from "kysely";
 import pg from "pg";
 import postgres from "postgres";

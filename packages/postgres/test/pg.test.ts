@@ -1,4 +1,4 @@
-import { runDeadLetterContract, runStoreContract, serviceUrl } from "@hookline/core/testing";
+import { runDeadLetterContract, runStoreContract, serviceUrl } from "@hookline/testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresDeadLetters, postgresStore } from "../src/index";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createReceiver, type DeadLetter, generateSecret } from "@hookline/core";
-import { runDeadLetterContract, runStoreContract } from "@hookline/core/testing";
+import { runDeadLetterContract, runStoreContract } from "@hookline/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresDeadLetters, postgresSchema, postgresStore } from "../src/index";
 import { pgliteDatabase } from "./databases";

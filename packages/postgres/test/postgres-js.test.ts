@@ -1,4 +1,4 @@
-import { runDeadLetterContract, runStoreContract, serviceUrl } from "@hookline/core/testing";
+import { runDeadLetterContract, runStoreContract, serviceUrl } from "@hookline/testing";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { postgresDeadLetters, postgresStore } from "../src/index";
 import { postgresJsDatabase, type TestDatabase } from "./databases";

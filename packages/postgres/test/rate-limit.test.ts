@@ -1,7 +1,7 @@
-import { serviceUrl } from "@hookline/core/testing";
+import { serviceUrl } from "@hookline/testing";
 import { RateLimiterPostgres } from "rate-limiter-flexible";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { runSharedRateLimitScenarios } from "../../core/test/rate-limit-scenarios";
+import { runSharedRateLimitScenarios } from "../../redis/test/rate-limit-scenarios";
 import { pgDatabase } from "./databases";
 
 const url = serviceUrl("DATABASE_URL");

@@ -1,5 +1,5 @@
 import { createReceiver, generateSecret } from "@hookline/core";
-import { serviceUrl } from "@hookline/core/testing";
+import { serviceUrl } from "@hookline/testing";
 import pg from "pg";
 import postgres from "postgres";
 import { describe, expect, it } from "vitest";

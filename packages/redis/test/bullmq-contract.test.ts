@@ -1,4 +1,4 @@
-import { runDeliveryStoreContract, serviceUrl } from "@hookline/core/testing";
+import { runDeliveryStoreContract, serviceUrl } from "@hookline/testing";
 import { Redis } from "ioredis";
 import { afterAll, describe, it } from "vitest";
 import { bullmqDeliveries } from "../src/bullmq";

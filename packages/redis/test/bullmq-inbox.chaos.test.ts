@@ -1,5 +1,5 @@
 import { generateSecret } from "@hookline/core";
-import { serviceUrl, signedDelivery } from "@hookline/core/testing";
+import { serviceUrl, signedDelivery } from "@hookline/testing";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,5 +1,5 @@
 import type { InboxSettlement } from "@hookline/core";
-import { runInboxContract, serviceUrl } from "@hookline/core/testing";
+import { runInboxContract, serviceUrl } from "@hookline/testing";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { bullmqInbox } from "../src/bullmq";

@@ -1,5 +1,5 @@
 import type { Delivery, DeliveryStore, Endpoint, Settlement, WorkOptions } from "@hookline/core";
-import { serviceUrl } from "@hookline/core/testing";
+import { serviceUrl } from "@hookline/testing";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-import { runDeadLetterContract, runStoreContract, serviceUrl } from "@hookline/core/testing";
+import { runDeadLetterContract, runStoreContract, serviceUrl } from "@hookline/testing";
 import { Cluster } from "ioredis";
 import { createCluster } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-import { runDeadLetterContract, runStoreContract, serviceUrl } from "@hookline/core/testing";
+import { runDeadLetterContract, runStoreContract, serviceUrl } from "@hookline/testing";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { afterAll, beforeAll, describe, it } from "vitest";

@@ -1,5 +1,5 @@
 import { createReceiver, type DeadLetter, generateSecret } from "@hookline/core";
-import { serviceUrl } from "@hookline/core/testing";
+import { serviceUrl } from "@hookline/testing";
 import { describe, expect, it } from "vitest";
 import { redisDeadLetters, redisStore } from "../src";
 import { messages, quietLogger } from "./deliveries";

@@ -1,5 +1,5 @@
 import type { ReceiverLogger } from "@hookline/core";
-import { signedDelivery } from "@hookline/core/testing";
+import { signedDelivery } from "@hookline/testing";
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,5 +1,5 @@
 import { HooklineError } from "@hookline/core";
-import { serviceUrl } from "@hookline/core/testing";
+import { serviceUrl } from "@hookline/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisClient, redisDeadLetters, redisStore } from "../src";

@@ -1,9 +1,9 @@
 import { createReceiver, generateSecret } from "@hookline/core";
-import { serviceUrl, signedRequest } from "@hookline/core/testing";
+import { serviceUrl, signedRequest } from "@hookline/testing";
 import { Redis } from "ioredis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 import { describe, expect, it } from "vitest";
-import { runSharedRateLimitScenarios } from "../../core/test/rate-limit-scenarios";
+import { runSharedRateLimitScenarios } from "./rate-limit-scenarios";
 import { freePort, suiteClients, uniquePrefix } from "./redis-server";
 
 const url = serviceUrl("REDIS_URL");

@@ -1,5 +1,5 @@
 import { createReceiver, generateSecret, type Receiver, type ReceiverLogger } from "@hookline/core";
-import { serviceUrl } from "@hookline/core/testing";
+import { serviceUrl } from "@hookline/testing";
 import { describe, expect, it } from "vitest";
 import { type RedisClient, redisStore } from "../src";
 import { type Answer, deliverUntilAcknowledged, type Message, messages, quietLogger, sleep, tally } from "./deliveries";

@@ -15,7 +15,7 @@
  * shares: an inbox engine ({@link InboxStore}: `memoryInbox()`, `postgresInbox()`, `bullmqInbox()`) is the same
  * loop over received events instead of deliveries, settled the same way ({@link InboxSettlement}).
  *
- * Every engine runs `runDeliveryStoreContract` from `@hookline/core/testing` unchanged.
+ * Every engine runs `runDeliveryStoreContract` from `@hookline/testing` unchanged.
  *
  * Times are milliseconds since the epoch on the engine's clock (the database's for PostgreSQL); delays are
  * relative, so that a dispatcher's clock never decides when a lease ends or an attempt is due.
@@ -418,7 +418,7 @@ export type InboxWorkOptions<Tx = never> = Omit<WorkOptions<InboxJob<Tx>, InboxS
  * wakes idle workers of this process at once, and those of other processes where the engine can (PostgreSQL's
  * NOTIFY, a BullMQ job); a poll is only the fallback.
  *
- * Every engine runs `runInboxContract` from `@hookline/core/testing` unchanged.
+ * Every engine runs `runInboxContract` from `@hookline/testing` unchanged.
  *
  * @typeParam Tx the type of {@link InboxJob.tx}: what the receiver's handlers get as `context.tx`.
  */

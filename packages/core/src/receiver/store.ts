@@ -17,7 +17,7 @@ export type ClaimResult =
  * for one key while a lease holds, and a caller whose lease expired (and was claimed again) can neither
  * complete nor release the newer claim, because its token no longer matches.
  *
- * Run `runStoreContract` from `@hookline/core/testing` against your own implementation.
+ * Run `runStoreContract` from `@hookline/testing` against your own implementation.
  */
 export interface IdempotencyStore {
   /**

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { generateKeyPair, github, hmac, stripe } from "@hookline/core";
-import { signedDelivery } from "@hookline/core/testing";
+import { signedDelivery } from "@hookline/testing";
 import { wranglerBundle } from "../../../../.ci/wrangler.mjs";
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));

@@ -1,10 +1,10 @@
+import { createReceiver, defineEvents } from "@hookline/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createReceiver, defineEvents } from "../src";
-import { allowedAnswer, answerName, type FuzzCase, fuzzCase, seeded } from "../src/testing/fuzz";
+import { allowedAnswer, answerName, type FuzzCase, fuzzCase, seeded } from "../src/fuzz";
 
-// The adapters' contract sends the same cases over real HTTP (src/testing/adapter-contract.ts); here they go
+// The adapters' contract sends the same cases over real HTTP (src/adapter-contract.ts); here they go
 // straight into receive() and handle(), with a catalog, so that type lookups and validation are fuzzed too.
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const events = defineEvents({ "order.created": z.object({ n: z.number(), note: z.string() }) });

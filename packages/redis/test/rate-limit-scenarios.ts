@@ -1,13 +1,14 @@
 /**
  * Rate limits shared by two receiver instances, each behind its own real HTTP server, on one limiter store. The
- * Redis and PostgreSQL suites run these on their real servers (the memory limiter cannot be shared).
+ * Redis and PostgreSQL suites run these on their real servers (the memory limiter cannot be shared); the file lives
+ * here, where the PostgreSQL suite (which has @hookline/redis as a devDependency) can reach it with its imports.
  */
 import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createReceiver, generateSecret, type RateLimiter, type Receiver } from "@hookline/core";
 import { nodeHandler } from "@hookline/core/node";
-import { type ContractRunner, signedDelivery } from "@hookline/core/testing";
+import { type ContractRunner, signedDelivery } from "@hookline/testing";
 import { expect } from "vitest";
 
 /** Makes a limiter on the shared store; the same `name` on two calls must share its counts. */

@@ -1,7 +1,7 @@
 /**
  * Malformed requests from a seed, each with the answers the README's table allows for it. Shared by the adapter
- * contract (over real HTTP) and the core's own fuzz suite (`receive`/`handle`), so that both hold every answer
- * to one oracle. A seeded generator rather than fast-check, so that `@hookline/core/testing` needs nothing more.
+ * contract (over real HTTP) and the kit's fuzz suite of the receiver (`receive`/`handle`, test/fuzz.test.ts), so
+ * that both hold every answer to one oracle. A seeded generator rather than fast-check, so that `@hookline/testing` needs nothing more.
  *
  * @module
  */
