@@ -28,9 +28,9 @@ const until = async (what, condition) => {
   }
 };
 let failures = 0;
-const check = (ok, line) => {
+const check = (ok, label, result) => {
   if (!ok) failures++;
-  console.log(`${ok ? "✔" : "✘"} ${line}`);
+  console.log(`${ok ? "✔" : "✘"} ${label.padEnd(44)} → ${result}`);
 };
 
 // ── billing: its own database, an inbox, a handler that writes on the event's transaction ──────────────────────
@@ -90,7 +90,7 @@ const checkout = (order, { failAfterSend = false } = {}) =>
   });
 
 const paid = await checkout({ orderId: "ord_1", customer: "acme", totalCents: 4200 });
-check(paid.deliveries.length === 1, `ord_1 committed with its webhook           → message ${paid.messageId}`);
+check(paid.deliveries.length === 1, "ord_1 committed with its webhook", `message ${paid.messageId}`);
 const declined = await checkout(
   { orderId: "ord_2", customer: "globex", totalCents: 990 },
   { failAfterSend: true },
@@ -99,7 +99,8 @@ const ord2 = await ordersDb.query("SELECT count(*)::int AS n FROM orders WHERE i
 const ord2Message = await sender.messages.get("order-created-ord_2");
 check(
   declined === "card declined" && ord2.rows[0].n === 0 && ord2Message === undefined,
-  `ord_2 rolled back: no order, no webhook      → ${declined}`,
+  "ord_2 rolled back: no order, no webhook",
+  declined,
 );
 
 // ── the workers: orders' dispatcher and billing's inbox worker ─────────────────────────────────────────────────
@@ -108,14 +109,12 @@ receiver.work({ concurrency: 2 });
 await until("the invoice", async () => (await inbox.get(paid.messageId))?.status === "processed");
 
 const [delivery] = (await sender.deliveries.list({ messageId: paid.messageId })).items;
-check(
-  delivery.status === "delivered",
-  `orders delivered it                         → ${delivery.status}, ${delivery.attempts} attempt(s)`,
-);
+check(delivery.status === "delivered", "orders delivered it", `${delivery.status}, ${delivery.attempts} attempt(s)`);
 const event = await inbox.get(paid.messageId);
 check(
   runs === 2 && event.attempts === 2,
-  `billing's first run failed, the retry wrote   → ${event.status} after ${event.attempts} runs`,
+  "billing's first run failed, the retry wrote",
+  `${event.status} after ${event.attempts} runs`,
 );
 
 // Deliver it again (a sender that never heard the 200 does this): billing answers duplicate and writes nothing.
@@ -125,7 +124,8 @@ const [again] = await sender.attempts.list(delivery.id).then((attempts) => attem
 const invoices = await billingDb.query("SELECT order_id, customer, total_cents FROM invoices");
 check(
   again.status === 200 && /"duplicate":true/.test(again.responseBody ?? "") && invoices.rows.length === 1,
-  `delivered again: a duplicate, one invoice     → ${JSON.stringify(invoices.rows)}`,
+  "delivered again: a duplicate, one invoice",
+  JSON.stringify(invoices.rows),
 );
 
 await sender.stop();
