@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { defineConfig } from "tsup";
+import { minification } from "./tsup.shared";
 
 // The build of every @hookline package but the core (see packages/core/tsup.config.ts) and the CLI.
 // One entry per subpath of the package's exports map: "." is src/index.ts, "./<name>" is src/<name>.ts.
@@ -18,11 +19,7 @@ export default defineConfig({
   format: ["esm"],
   target: "es2022",
   dts: true,
-  // Whitespace and syntax only: names stay as written, so stack traces still name the functions. No source maps:
-  // maps carrying the sources tripled the install size (issue 13).
-  minifyWhitespace: true,
-  minifySyntax: true,
-  sourcemap: false,
+  ...minification,
   // Keep `node:` specifiers: Deno and Bun resolve only those.
   removeNodeProtocol: false,
 });

@@ -1,4 +1,5 @@
 import { defineConfig, type Options } from "tsup";
+import { minification } from "../../tsup.shared";
 
 type Plugin = NonNullable<Options["esbuildPlugins"]>[number];
 
@@ -36,11 +37,7 @@ export default defineConfig({
   // Modules that several entries use (the encoding helpers, the SSRF guard's address checks) go to shared chunks,
   // so that a class such as AddressRefused exists once.
   splitting: true,
-  // Whitespace and syntax only: names stay as written, so stack traces still name Hookline's functions.
-  minifyWhitespace: true,
-  minifySyntax: true,
-  // No source maps: maps carrying the sources tripled the install size (issue 13).
-  sourcemap: false,
+  ...minification,
   treeshake: true,
   // Subpaths import "@hookline/core" by name (kept external) so they use whichever build the runtime picked.
   external: ["@hookline/core", "@opentelemetry/api", /^node:/],
