@@ -26,8 +26,7 @@ export type StandardSecret =
 
 const CACHE_LIMIT = 1024;
 
-// Decoding and key import happen once per secret; the decoded bytes also key the backend's CryptoKey cache. The
-// memoized parsers are made at load: marked pure, so that a bundle that uses none of them drops them.
+// Decoding and key import happen once per secret; the decoded bytes also key the backend's CryptoKey cache.
 function memo<T>(parse: (secret: string) => T): (secret: string) => T {
   const cache = new Map<string, T>();
   return (secret) => {
@@ -42,7 +41,7 @@ function memo<T>(parse: (secret: string) => T): (secret: string) => T {
 }
 
 /** The secret's UTF-8 bytes are the key (Stripe, GitHub, generic HMAC). */
-export const utf8Key = /* @__PURE__ */ memo((secret: string): Uint8Array => utf8Encode(secret));
+export const utf8Key = memo((secret: string): Uint8Array => utf8Encode(secret));
 
 function decodeKey(secret: string, prefix: string, sizes: readonly number[]): Uint8Array {
   const body = secret.slice(prefix.length);
@@ -69,7 +68,7 @@ function decodeKey(secret: string, prefix: string, sizes: readonly number[]): Ui
  * Standard Webhooks secrets: `whsec_<base64>` (the prefix is optional), `whsk_<base64 32-byte Ed25519 seed>`
  * (a 64-byte libsodium secret key, seed then public key, is accepted too) and `whpk_<base64 32-byte public key>`.
  */
-export const standardSecret = /* @__PURE__ */ memo((secret: string): StandardSecret => {
+export const standardSecret = memo((secret: string): StandardSecret => {
   if (secret.startsWith("whsk_")) {
     const seed = decodeKey(secret, "whsk_", [32, 64]).subarray(0, 32);
     let publicKey: Promise<Uint8Array> | undefined;
