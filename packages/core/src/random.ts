@@ -3,12 +3,12 @@
 // `randomUUID` does.
 
 const POOL_BYTES = 4096;
-let pool = new Uint8Array(0);
+let pool: Uint8Array | undefined; // drawn on first use, not at load (a bundle that never draws drops it)
 let offset = 0;
 
 /** `size` fresh random bytes; read them at once (the view is into the shared pool). */
 export function randomBytes(size: number): Uint8Array {
-  if (offset + size > pool.length) {
+  if (pool === undefined || offset + size > pool.length) {
     pool = crypto.getRandomValues(new Uint8Array(Math.max(POOL_BYTES, size)));
     offset = 0;
   }

@@ -4,13 +4,13 @@ import { type HeaderReader, type HeadersInput, headerReader } from "./headers";
 import { isPromise, type MaybePromise, whenReady } from "./maybe";
 import { randomId } from "./random";
 import { type SchemeVerified, standardWebhooks, type WebhookScheme } from "./schemes";
+import { standardWebhooksVerifier } from "./schemes/standard-webhooks";
+import type { WebhookVerifier } from "./schemes/types";
 import { type SecretInput, secretList } from "./secrets";
 import { type Tolerance, timestampCheck } from "./tolerance";
 
 /** The raw body: exactly the bytes sent or received. */
 export type Payload = string | Uint8Array | ArrayBuffer;
-
-const defaultScheme = standardWebhooks();
 
 /** Options of {@link sign}. */
 export interface SignOptions {
@@ -116,7 +116,7 @@ function unixSeconds(timestamp: number | Date | undefined): number {
  * await fetch(url, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body });
  */
 export async function sign(options: SignOptions): Promise<Record<string, string>> {
-  const scheme = options.scheme ?? defaultScheme;
+  const scheme = options.scheme ?? standardWebhooks();
   const id = options.id ?? generateMessageId();
   // It travels in a header and in the signed content's "id.timestamp." prefix.
   if (typeof id !== "string" || !/^[\x21-\x2b\x2d-\x7e]+$/.test(id)) {
@@ -157,10 +157,10 @@ export function verify(options: VerifyOptions): Promise<VerifiedWebhook> {
  * WebCrypto. The receiver calls it directly so that its node path pays for no promise.
  */
 export function checkSignature(
-  options: Omit<VerifyOptions, "headers">,
+  options: Omit<VerifyOptions, "headers" | "scheme"> & { scheme?: WebhookVerifier | undefined },
   header: HeaderReader,
 ): MaybePromise<VerifiedWebhook> {
-  const scheme = options.scheme ?? defaultScheme;
+  const scheme = options.scheme ?? standardWebhooksVerifier;
   const payload = rawPayload(options.payload);
   const verified = scheme.verify({
     secrets: secretList(options.secret),

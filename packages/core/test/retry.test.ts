@@ -11,6 +11,7 @@ import {
   type RetrySchedule,
   retrySchedules,
 } from "../src";
+import { DEFAULT_INBOX_DELAYS } from "../src/receiver/inbox";
 
 const s = 1000;
 const min = 60 * s;
@@ -377,5 +378,17 @@ describe("nextDelay", () => {
 
   it("rejects attempt 0", () => {
     expectInvalidOption(() => nextDelay(schedule, 0, retry));
+  });
+});
+
+describe("the inbox's default schedule", () => {
+  it("is exponentialBackoff({ base: 5_000, factor: 3, cap: 3_600_000, maxAttempts: 8 }) with equal jitter", () => {
+    for (const r of [0, 0.1, 0.25, 0.5, 0.77, 0.999]) {
+      const random = () => r;
+      const fixed = fixedSchedule(DEFAULT_INBOX_DELAYS, { jitter: 1 / 3, random });
+      const backoff = exponentialBackoff({ base: 5_000, factor: 3, cap: 3_600_000, maxAttempts: 8, random });
+      expect(fixed.maxAttempts).toBe(backoff.maxAttempts);
+      for (let attempt = 1; attempt <= 9; attempt++) expect(fixed.delayFor(attempt)).toBe(backoff.delayFor(attempt));
+    }
   });
 });

@@ -31,8 +31,6 @@ export const json = (status: number, body: unknown, headers: Record<string, stri
   body: JSON.stringify(body),
 });
 
-export const RECEIVED = json(200, { received: true });
-
 const errorMessages: Partial<Record<HooklineErrorCode, string>> = {
   method_not_allowed: "Webhooks are delivered with POST",
   https_required: "Webhooks must be delivered over HTTPS",

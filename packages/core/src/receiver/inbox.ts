@@ -9,7 +9,7 @@
  */
 import type { InboxJob, InboxSettlement, Processor } from "../engine/types";
 import { type HeaderReader, headerReader } from "../headers";
-import { exponentialBackoff, fixedSchedule, type RetrySchedule } from "../retry";
+import { fixedSchedule, type RetrySchedule } from "../retry";
 import { isRefusal } from "./answers";
 import { deadLetter } from "./dead-letter";
 import type { EventReading } from "./event";
@@ -32,9 +32,16 @@ import type {
 /** When an exhausted event whose dead letter could not be stored is tried again (it must never be dropped). */
 const DEAD_LETTER_RETRY_MS = 60_000;
 
+/**
+ * The default schedule, `exponentialBackoff({ base: 5_000, factor: 3, cap: 3_600_000, maxAttempts: 8 })` with equal
+ * jitter, written as the fixed delays it computes: equal jitter waits anywhere in [d/2, d], which is ¾d ± ⅓ of it.
+ * Spelled out so that a receiver does not carry `exponentialBackoff` (its option checks) into every bundle.
+ */
+export const DEFAULT_INBOX_DELAYS = [0, 3_750, 11_250, 33_750, 101_250, 303_750, 911_250, 2_700_000]; // ¾ of 0, 5 s, …
+
 /** The receiver's schedule for inbox retries: the option as given, or the default. */
 export function inboxSchedule(schedule: RetrySchedule | readonly number[] | undefined): RetrySchedule {
-  if (schedule === undefined) return exponentialBackoff({ base: 5_000, factor: 3, cap: 3_600_000, maxAttempts: 8 });
+  if (schedule === undefined) return fixedSchedule(DEFAULT_INBOX_DELAYS, { jitter: 1 / 3 });
   return Array.isArray(schedule) ? fixedSchedule(schedule) : (schedule as RetrySchedule);
 }
 

@@ -15,7 +15,7 @@ import { HooklineError } from "../errors";
 import { type HeaderReader, headerReader } from "../headers";
 import type { IpAddress } from "../ip";
 import { isPromise, type MaybePromise, whenReady } from "../maybe";
-import type { WebhookScheme } from "../schemes";
+import type { WebhookVerifier } from "../schemes/types";
 import type { SecretInput } from "../secrets";
 import type { Tolerance } from "../tolerance";
 import { checkSignature, type VerifiedWebhook } from "../webhook";
@@ -30,7 +30,7 @@ import type { DeliveryInfo, DeliveryInput, ReceiverLogger } from "./types";
 
 /** What the steps need from the receiver's options, resolved once at start-up. */
 export interface IntakeConfig extends EventReading {
-  scheme: WebhookScheme;
+  scheme: WebhookVerifier;
   secret: SecretInput;
   tolerance: Tolerance | undefined;
   maxBodyBytes: number;

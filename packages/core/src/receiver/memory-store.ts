@@ -100,8 +100,8 @@ export function memoryStore(
     warnedAt = now;
     logger.warn(
       { maxEntries, replayWindowMs, forgotten },
-      "memoryStore is full and forgot ids that could still be replayed (or are still being processed): raise " +
-        "maxEntries, or use a shared store (@hookline/redis, @hookline/postgres)",
+      "memoryStore is full and forgot ids that could still be replayed or are in flight: raise maxEntries, or use " +
+        "a shared store (@hookline/redis, @hookline/postgres)",
     );
     forgotten = 0;
   }

@@ -85,7 +85,7 @@ export function rateLimitStep(options: RateLimitOptions | undefined, onError: (e
     if (!fits) {
       throw new HooklineError(
         "invalid_option",
-        `rateLimit.${name} must be a rate limiter with points, consume and get, such as rate-limiter-flexible's RateLimiterRedis`,
+        `rateLimit.${name} must be a rate limiter with points, consume and get (rate-limiter-flexible's)`,
       );
     }
   }

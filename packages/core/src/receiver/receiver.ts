@@ -2,10 +2,10 @@ import type { InboxEvent, Worker } from "../engine/types";
 import { HooklineError } from "../errors";
 import { headerReader } from "../headers";
 import { isPromise, type MaybePromise } from "../maybe";
-import { standardWebhooks } from "../schemes";
+import { standardWebhooksVerifier } from "../schemes/standard-webhooks";
 import { secretList } from "../secrets";
 import { toleranceBounds } from "../tolerance";
-import { errorAnswer, isRefusal, json, RECEIVED, type Refusal } from "./answers";
+import { errorAnswer, isRefusal, json, type Refusal } from "./answers";
 import { deadLetter } from "./dead-letter";
 import { deadlines, TIMEOUT } from "./deadlines";
 import { defaultEnvelope } from "./event";
@@ -32,19 +32,7 @@ import type {
   ReceiverOptions,
 } from "./types";
 
-const BODY_USED = new HooklineError(
-  "raw_body_unavailable",
-  "The request body was read (by a body-parsing middleware or validator) before Hookline could verify its raw " +
-    "bytes, and a parsed body cannot be verified. Hand the receiver the untouched Request: mount the webhook " +
-    "route before anything that reads the body, or read a clone (request.clone()) there.",
-);
 const STORE_RETRY_AFTER_MS = 5_000;
-const IGNORED = json(200, { received: true, ignored: true });
-const DUPLICATE = json(200, { received: true, duplicate: true });
-const DEAD_LETTERED = json(200, { received: true, deadLettered: true });
-const PENDING = json(202, { received: true, pending: true });
-const QUEUED = json(200, { received: true, queued: true });
-const HANDLER_FAILED = errorAnswer({ refused: "handler_failed" });
 
 /** What the handlers' run came to: success, or the value they threw; how long they ran either way. */
 type HandlersOutcome = { ok: true; ms: number } | { ok: false; error: unknown; ms: number };
@@ -89,7 +77,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
   const hooks = options.hooks ?? {};
   const telemetry = options.telemetry;
   const config: IntakeConfig = {
-    scheme: options.scheme ?? standardWebhooks(),
+    scheme: options.scheme ?? standardWebhooksVerifier,
     // A worker-only receiver has none: a delivery sent to it anyway is answered 500 invalid_secret.
     secret: options.secret ?? [],
     tolerance: options.tolerance,
@@ -109,6 +97,17 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
   const timeouts = deadlines(timeoutMs);
   const onVerified = hooks.onVerified ? (info: DeliveryInfo) => hook("onVerified", info) : () => {};
   const workers = new Set<Worker>();
+  // The fixed answers, made here rather than at load: a module-level call is one a bundler cannot drop, and it
+  // would weigh on bundles that only verify.
+  const answers = {
+    received: json(200, { received: true }),
+    ignored: json(200, { received: true, ignored: true }),
+    duplicate: json(200, { received: true, duplicate: true }),
+    deadLettered: json(200, { received: true, deadLettered: true }),
+    pending: json(202, { received: true, pending: true }),
+    queued: json(200, { received: true, queued: true }),
+    handlerFailed: errorAnswer({ refused: "handler_failed" }),
+  };
 
   if (!(config.maxBodyBytes > 0)) throw new HooklineError("invalid_option", "maxBodyBytes must be a positive number");
   if (!(timeoutMs > 0)) throw new HooklineError("invalid_option", "timeoutMs must be a positive number");
@@ -151,6 +150,15 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
       logger.error({ error: errorFields(error) }, "The telemetry failed to give a delivery's trace headers");
       return {};
     }
+  }
+
+  /** Answers 200 `{ duplicate: true }`: the event is already processed, or already in the inbox. */
+  function duplicate(info: DeliveryInfo, trace: DeliveryTelemetry | undefined, where: string): DeliveryResponse {
+    stats.count("duplicate");
+    if (hooks.onDuplicate) hook("onDuplicate", { ...info, inFlight: false });
+    logger.info({ ...info }, `Already ${where}; answered duplicate`);
+    if (trace) endTrace(trace, { delivery: info, outcome: "duplicate", status: 200 });
+    return answers.duplicate;
   }
 
   function hook<Name extends keyof ReceiverHooks>(name: Name, info: Parameters<NonNullable<ReceiverHooks[Name]>>[0]) {
@@ -209,7 +217,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
         .catch((error: unknown) => {
           logger.warn(
             { ...info, error: errorFields(error) },
-            "Could not clear a possible stale dead letter of a processed event; check it before replaying it",
+            "Could not clear a stale dead letter; check it before a replay",
           );
         }),
       "Clearing a dead letter",
@@ -227,6 +235,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
     trace: DeliveryTelemetry | undefined,
   ): Promise<DeliveryResponse> {
     const handlerMs = outcome.ms;
+    const status = late ? 202 : 200;
     if (outcome.ok) {
       stats.processed(handlerMs);
       if (hooks.onProcessed) hook("onProcessed", { ...info, ms: handlerMs });
@@ -238,53 +247,46 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
         logger.error({ ...info, error: errorFields(error) }, "Could not mark the event processed");
       }
       clearDeadLetter(info);
-      if (trace) endTrace(trace, { delivery: info, outcome: "processed", status: late ? 202 : 200, handlerMs, late });
-      return RECEIVED;
+      if (trace) endTrace(trace, { delivery: info, outcome: "processed", status, handlerMs, late });
+      return answers.received;
     }
+    const { error } = outcome;
+    const failure = { ...info, error: errorFields(error) };
     stats.count("failed");
-    const kept = await keep(event, payload, outcome.error);
-    if (hooks.onFailed) hook("onFailed", { ...info, error: outcome.error, deadLettered: kept });
+    const kept = await keep(event, payload, error);
+    if (hooks.onFailed) hook("onFailed", { ...info, error, deadLettered: kept });
     if (kept) {
-      logger.warn({ ...info, error: errorFields(outcome.error) }, "Handler failed; the event was dead-lettered");
-      await store.complete(event.id, token).catch((error: unknown) => {
-        logger.error({ ...info, error: errorFields(error) }, "Could not mark the dead-lettered event processed");
+      logger.warn(failure, "Handler failed; the event was dead-lettered");
+      await store.complete(event.id, token).catch((storeError: unknown) => {
+        logger.error({ ...info, error: errorFields(storeError) }, "Could not mark the dead-lettered event processed");
       });
-      const { error } = outcome;
-      if (trace)
-        endTrace(trace, { delivery: info, outcome: "dead_lettered", status: late ? 202 : 200, handlerMs, late, error });
-      return DEAD_LETTERED;
+      if (trace) endTrace(trace, { delivery: info, outcome: "dead_lettered", status, handlerMs, late, error });
+      return answers.deadLettered;
     }
-    await store.release(event.id, token).catch((error: unknown) => {
+    await store.release(event.id, token).catch((storeError: unknown) => {
       logger.error(
-        { ...info, error: errorFields(error) },
-        "Could not release the claim; redelivery waits for the lease",
+        { ...info, error: errorFields(storeError) },
+        "Could not release the claim; a redelivery waits for the lease",
       );
     });
     if (late) {
-      logger.error(
-        { ...info, error: errorFields(outcome.error) },
-        deadLetters
-          ? "Handler failed after the 202 answer and the dead letter could not be stored: the event is lost unless the sender delivers it again"
-          : "Handler failed after the 202 answer and there is no dead-letter store: the event is lost unless the sender delivers it again",
-      );
+      const why = deadLetters ? "its dead letter could not be stored" : "there is no dead-letter store";
+      logger.error(failure, `Handler failed after the 202 answer and ${why}: lost unless the sender delivers it again`);
     } else {
-      logger.warn(
-        { ...info, error: errorFields(outcome.error) },
-        "Handler failed; answering 500 so the sender retries",
-      );
+      logger.warn(failure, "Handler failed; answering 500 so the sender retries");
     }
-    const status = late ? 202 : 500;
-    if (trace)
+    if (trace) {
       endTrace(trace, {
         delivery: info,
         outcome: "failed",
-        status,
+        status: late ? 202 : 500,
         code: "handler_failed",
         handlerMs,
         late,
-        error: outcome.error,
+        error,
       });
-    return HANDLER_FAILED;
+    }
+    return answers.handlerFailed;
   }
 
   /**
@@ -316,17 +318,11 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
       logger.error({ ...info, error: errorFields(error) }, "The inbox could not store the event");
       return reject({ refused: "inbox_unavailable", info, retryAfterMs: STORE_RETRY_AFTER_MS }, trace);
     }
-    if (!created) {
-      stats.count("duplicate");
-      if (hooks.onDuplicate) hook("onDuplicate", { ...info, inFlight: false });
-      logger.info({ ...info }, "Already in the inbox; answered duplicate");
-      if (trace) endTrace(trace, { delivery: info, outcome: "duplicate", status: 200 });
-      return DUPLICATE;
-    }
+    if (!created) return duplicate(info, trace, "in the inbox");
     stats.count("queued");
     if (hooks.onQueued) hook("onQueued", info);
     if (trace) endTrace(trace, { delivery: info, outcome: "queued", status: 200 });
-    return QUEUED;
+    return answers.queued;
   }
 
   async function receive(input: DeliveryInput, trace: DeliveryTelemetry | undefined): Promise<DeliveryResponse> {
@@ -346,7 +342,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
       stats.count("ignored");
       logger.info({ ...info }, "No handler for this event type; ignored");
       if (trace) endTrace(trace, { delivery: info, outcome: "ignored", status: 200 });
-      return IGNORED;
+      return answers.ignored;
     }
 
     let claim: Awaited<ReturnType<IdempotencyStore["claim"]>>;
@@ -356,13 +352,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
       logger.error({ ...info, error: errorFields(error) }, "The idempotency store is unavailable");
       return reject({ refused: "store_unavailable", info, retryAfterMs: STORE_RETRY_AFTER_MS }, trace);
     }
-    if (claim.status === "done") {
-      stats.count("duplicate");
-      if (hooks.onDuplicate) hook("onDuplicate", { ...info, inFlight: false });
-      logger.info({ ...info }, "Already processed; answered duplicate");
-      if (trace) endTrace(trace, { delivery: info, outcome: "duplicate", status: 200 });
-      return DUPLICATE;
-    }
+    if (claim.status === "done") return duplicate(info, trace, "processed");
     if (claim.status === "processing") {
       if (hooks.onDuplicate) hook("onDuplicate", { ...info, inFlight: true });
       // Not the whole lease left (a minute for a 300 ms handler): about as long as handlers take here, at least 1 s.
@@ -397,7 +387,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
       settled.then((outcome) => settle(event, info, payload, token, outcome, true, trace)),
       "Settling handlers after the 202",
     );
-    return PENDING;
+    return answers.pending;
   }
 
   const receiver: Receiver<Catalog, Tx> = {
@@ -420,7 +410,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
         // Only a bug in Hookline or a hook gets here; answer 500 so that the sender retries.
         logger.error({ error: errorFields(error) }, "Unexpected receiver failure");
         if (trace) endTrace(trace, { delivery: {}, outcome: "failed", status: 500, code: "handler_failed" });
-        return HANDLER_FAILED;
+        return answers.handlerFailed;
       });
     },
 
@@ -430,7 +420,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
         method: request.method,
         url: request.url,
         headers: request.headers,
-        body: request.method !== "POST" ? null : request.bodyUsed ? BODY_USED : request.body,
+        body: request.method !== "POST" ? null : request.bodyUsed ? bodyUsed() : request.body,
       });
       return new Response(answer.body, { status: answer.status, headers: answer.headers });
     },
@@ -507,4 +497,13 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
     stats: () => stats.snapshot(),
   };
   return receiver;
+}
+
+/** Why a Request whose body was already read cannot be verified, and what to do about it. */
+function bodyUsed(): HooklineError {
+  return new HooklineError(
+    "raw_body_unavailable",
+    "The body was read (by a body parser or validator) before Hookline could verify its raw bytes: mount the " +
+      "webhook route before anything that reads the body, or read a clone (request.clone()) there",
+  );
 }

@@ -5,12 +5,50 @@ import { some, whenReady } from "../maybe";
 import { type StandardSecret, standardSecret } from "../secrets";
 import { parseTimestamp } from "../tolerance";
 import { addCandidate, noMatch, requireHeader } from "./failure";
-import type { WebhookScheme } from "./types";
+import type { WebhookScheme, WebhookVerifier } from "./types";
 
 const HEADERS = {
   webhook: { id: "webhook-id", timestamp: "webhook-timestamp", signature: "webhook-signature" },
   svix: { id: "svix-id", timestamp: "svix-timestamp", signature: "svix-signature" },
 } as const;
+
+/**
+ * The verifying half of {@link standardWebhooks}: what `verify` and a receiver use when given no scheme, so that a
+ * bundle that only receives carries no signing code (nor Ed25519 signing).
+ */
+export const standardWebhooksVerifier: WebhookVerifier = {
+  name: "standard-webhooks",
+  signsId: true,
+
+  verify({ secrets, payload, header, checkTimestamp }) {
+    let names: (typeof HEADERS)[keyof typeof HEADERS] = HEADERS.webhook;
+    let signatureHeader = header(names.signature);
+    if (signatureHeader === undefined) {
+      signatureHeader = header(HEADERS.svix.signature);
+      if (signatureHeader !== undefined) names = HEADERS.svix;
+    }
+    const id = requireHeader(header, names.id);
+    const timestamp = parseTimestamp(requireHeader(header, names.timestamp), names.timestamp);
+    const signatures = parseSignatures(requireHeader(header, names.signature), names.signature);
+    checkTimestamp(timestamp);
+
+    const signed = `${id}.${timestamp}.`;
+    const matched = some(secrets, (secret) => {
+      const parsed = standardSecret(secret);
+      if (parsed.kind === "symmetric") {
+        if (signatures.v1.length === 0) return false;
+        return whenReady(hmacSha256(parsed.key, signed, payload, "base64"), (expected) =>
+          signatures.v1.some((candidate) => safeEqual(candidate, expected)),
+        );
+      }
+      return signatures.v1a.length > 0 && matchesEd25519(parsed, signatures.v1a, signed, payload);
+    });
+    return whenReady(matched, (ok) => {
+      if (!ok) throw noMatch("Standard Webhooks", secrets);
+      return { id, timestamp };
+    });
+  },
+};
 
 /** Options of {@link standardWebhooks}. */
 export interface StandardWebhooksOptions {
@@ -32,8 +70,7 @@ export interface StandardWebhooksOptions {
 export function standardWebhooks(options: StandardWebhooksOptions = {}): WebhookScheme {
   const prefix = options.headerPrefix ?? "webhook";
   return {
-    name: "standard-webhooks",
-    signsId: true,
+    ...standardWebhooksVerifier,
 
     async sign({ secrets, payload, id, timestamp }) {
       const signed = `${id}.${timestamp}.`;
@@ -57,35 +94,6 @@ export function standardWebhooks(options: StandardWebhooksOptions = {}): Webhook
         [`${prefix}-timestamp`]: String(timestamp),
         [`${prefix}-signature`]: signatures.join(" "),
       };
-    },
-
-    verify({ secrets, payload, header, checkTimestamp }) {
-      let names: (typeof HEADERS)[keyof typeof HEADERS] = HEADERS.webhook;
-      let signatureHeader = header(names.signature);
-      if (signatureHeader === undefined) {
-        signatureHeader = header(HEADERS.svix.signature);
-        if (signatureHeader !== undefined) names = HEADERS.svix;
-      }
-      const id = requireHeader(header, names.id);
-      const timestamp = parseTimestamp(requireHeader(header, names.timestamp), names.timestamp);
-      const signatures = parseSignatures(requireHeader(header, names.signature), names.signature);
-      checkTimestamp(timestamp);
-
-      const signed = `${id}.${timestamp}.`;
-      const matched = some(secrets, (secret) => {
-        const parsed = standardSecret(secret);
-        if (parsed.kind === "symmetric") {
-          if (signatures.v1.length === 0) return false;
-          return whenReady(hmacSha256(parsed.key, signed, payload, "base64"), (expected) =>
-            signatures.v1.some((candidate) => safeEqual(candidate, expected)),
-          );
-        }
-        return signatures.v1a.length > 0 && matchesEd25519(parsed, signatures.v1a, signed, payload);
-      });
-      return whenReady(matched, (ok) => {
-        if (!ok) throw noMatch("Standard Webhooks", secrets);
-        return { id, timestamp };
-      });
     },
   };
 }

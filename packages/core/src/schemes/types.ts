@@ -32,6 +32,9 @@ export interface SchemeVerified {
   timestamp?: number;
 }
 
+/** The verifying part of a {@link WebhookScheme}: what a receiver needs of one. */
+export type WebhookVerifier = Pick<WebhookScheme, "name" | "signsId" | "verify">;
+
 /**
  * A webhook wire format: how signatures are put into headers and checked. Implement this to support a
  * provider Hookline does not ship; throw `WebhookVerificationError` from `verify` on any failure.
