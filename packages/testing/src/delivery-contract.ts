@@ -385,12 +385,24 @@ export function runDeliveryStoreContract(
     test("calls onSettled once per settled job, after the settlement is recorded", async (harness) => {
       const deliveries = await harness.send([endpoint(), endpoint()], 3);
       const seen: Promise<DeliveryStatus | undefined>[] = [];
-      harness.work(async () => delivered(), {
-        onSettled: (job, settled) => {
-          check(settled.next.status === "delivered", "onSettled gets the settlement");
-          seen.push(harness.status(job.delivery.id));
+      const returned = new Map<string, Settlement>();
+      harness.work(
+        async (job) => {
+          const settlement = delivered();
+          returned.set(job.delivery.id, settlement);
+          return settlement;
         },
-      });
+        {
+          onSettled: (job, settled) => {
+            check(settled.next.status === "delivered", "onSettled gets the settlement");
+            check(
+              settled === returned.get(job.delivery.id),
+              "onSettled gets the very object the processor returned, not a copy (the sender keys on it)",
+            );
+            seen.push(harness.status(job.delivery.id));
+          },
+        },
+      );
       await eventually("every job is settled", () => seen.length === deliveries.length);
       const statuses = await Promise.all(seen);
       check(

@@ -208,7 +208,9 @@ export interface WorkOptions<Job = DeliveryJob, Result = Settlement> {
   /**
    * Called once the engine is done with a job whose processor returned a settlement: recorded, refused because
    * the lease was lost, or failed to record (then `onError` got why). The sender's hooks, counters and `drain`
-   * hang on it, so that they never run ahead of what the engine holds.
+   * hang on it, so that they never run ahead of what the engine holds. `settlement` is the very object the
+   * processor returned, not a copy: the sender keys what the engine does not store (an attempt's error kind, its
+   * telemetry span) on it.
    */
   onSettled?(job: Job, settlement: Result): void;
 }
