@@ -18,6 +18,7 @@ import { memoryStore } from "./memory-store";
 import { rateLimitStep } from "./rate-limit";
 import { statsRecorder } from "./stats";
 import type { IdempotencyStore } from "./store";
+import { guardedTelemetry } from "./telemetry";
 import { connectionNeeds, transportCheck } from "./transport";
 import type {
   DeliveryInfo,
@@ -26,7 +27,6 @@ import type {
   DeliveryTelemetry,
   EventHandler,
   HandlerContext,
-  ReceiveRecord,
   Receiver,
   ReceiverHooks,
   ReceiverOptions,
@@ -92,6 +92,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
     logger,
   };
   const stats = statsRecorder();
+  const tracing = guardedTelemetry(logger);
   const handlers = handlerRegistry();
   const pending = new Set<Promise<void>>();
   const timeouts = deadlines(timeoutMs);
@@ -120,44 +121,12 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
     );
   }
 
-  /** The telemetry's follower of one delivery; telemetry that throws is logged and the delivery goes on without it. */
-  function startTrace(start: () => DeliveryTelemetry | undefined): DeliveryTelemetry | undefined {
-    try {
-      return start();
-    } catch (error) {
-      logger.error({ error: errorFields(error) }, "The telemetry failed to start a delivery");
-      return undefined;
-    }
-  }
-
-  /** Tells the telemetry how a delivery ended; telemetry that throws is logged and changes no answer. */
-  function endTrace(trace: DeliveryTelemetry, record: ReceiveRecord) {
-    try {
-      trace.end(record);
-    } catch (error) {
-      logger.error({ error: errorFields(error) }, "The telemetry failed to end a delivery");
-    }
-  }
-
-  /** The trace headers to store with a queued event; telemetry that throws is logged and none are stored. */
-  function traceHeaders(trace: DeliveryTelemetry): Record<string, string> {
-    try {
-      const headers: Record<string, string> = {};
-      // Stored names are lower case, as the worker's header reader expects (B3 writes `X-B3-TraceId`).
-      for (const [name, value] of Object.entries(trace.headers?.() ?? {})) headers[name.toLowerCase()] = value;
-      return headers;
-    } catch (error) {
-      logger.error({ error: errorFields(error) }, "The telemetry failed to give a delivery's trace headers");
-      return {};
-    }
-  }
-
   /** Answers 200 `{ duplicate: true }`: the event is already processed, or already in the inbox. */
   function duplicate(info: DeliveryInfo, trace: DeliveryTelemetry | undefined, where: string): DeliveryResponse {
     stats.count("duplicate");
     if (hooks.onDuplicate) hook("onDuplicate", { ...info, inFlight: false });
     logger.info({ ...info }, `Already ${where}; answered duplicate`);
-    if (trace) endTrace(trace, { delivery: info, outcome: "duplicate", status: 200 });
+    if (trace) tracing.end(trace, { delivery: info, outcome: "duplicate", status: 200 });
     return answers.duplicate;
   }
 
@@ -177,7 +146,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
     stats.count(code);
     if (hooks.onRejected) hook("onRejected", { ...info, code, status: answer.status });
     const outcome = code === "in_flight" ? "duplicate" : "rejected";
-    if (trace) endTrace(trace, { delivery: info, outcome, status: answer.status, code });
+    if (trace) tracing.end(trace, { delivery: info, outcome, status: answer.status, code });
     const log = answer.status >= 500 ? logger.warn : logger.info;
     const detail = refused.detail === undefined ? {} : { detail: refused.detail };
     log({ ...info, code, status: answer.status, ...detail }, `Webhook refused: ${code}`);
@@ -247,7 +216,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
         logger.error({ ...info, error: errorFields(error) }, "Could not mark the event processed");
       }
       clearDeadLetter(info);
-      if (trace) endTrace(trace, { delivery: info, outcome: "processed", status, handlerMs, late });
+      if (trace) tracing.end(trace, { delivery: info, outcome: "processed", status, handlerMs, late });
       return answers.received;
     }
     const { error } = outcome;
@@ -260,7 +229,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
       await store.complete(event.id, token).catch((storeError: unknown) => {
         logger.error({ ...info, error: errorFields(storeError) }, "Could not mark the dead-lettered event processed");
       });
-      if (trace) endTrace(trace, { delivery: info, outcome: "dead_lettered", status, handlerMs, late, error });
+      if (trace) tracing.end(trace, { delivery: info, outcome: "dead_lettered", status, handlerMs, late, error });
       return answers.deadLettered;
     }
     await store.release(event.id, token).catch((storeError: unknown) => {
@@ -276,7 +245,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
       logger.warn(failure, "Handler failed; answering 500 so the sender retries");
     }
     if (trace) {
-      endTrace(trace, {
+      tracing.end(trace, {
         delivery: info,
         outcome: "failed",
         status: late ? 202 : 500,
@@ -301,7 +270,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
     const { event, payload, envelopeHeaders } = accepted;
     const orderKey = orderBy?.(event);
     // The delivery's trace context goes with the event, for the worker's run to link to; the envelope's win.
-    const headers = trace?.headers ? { ...traceHeaders(trace), ...envelopeHeaders } : envelopeHeaders;
+    const headers = trace?.headers ? { ...tracing.headers(trace), ...envelopeHeaders } : envelopeHeaders;
     const stored: InboxEvent = {
       id: event.id,
       type: event.type,
@@ -321,7 +290,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
     if (!created) return duplicate(info, trace, "in the inbox");
     stats.count("queued");
     if (hooks.onQueued) hook("onQueued", info);
-    if (trace) endTrace(trace, { delivery: info, outcome: "queued", status: 200 });
+    if (trace) tracing.end(trace, { delivery: info, outcome: "queued", status: 200 });
     return answers.queued;
   }
 
@@ -341,7 +310,7 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
     if (list.length === 0) {
       stats.count("ignored");
       logger.info({ ...info }, "No handler for this event type; ignored");
-      if (trace) endTrace(trace, { delivery: info, outcome: "ignored", status: 200 });
+      if (trace) tracing.end(trace, { delivery: info, outcome: "ignored", status: 200 });
       return answers.ignored;
     }
 
@@ -405,11 +374,11 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
     },
 
     receive(input) {
-      const trace = telemetry ? startTrace(() => telemetry.start(headerReader(input.headers))) : undefined;
+      const trace = telemetry ? tracing.start(() => telemetry.start(headerReader(input.headers))) : undefined;
       return receive(input, trace).catch((error: unknown) => {
         // Only a bug in Hookline or a hook gets here; answer 500 so that the sender retries.
         logger.error({ error: errorFields(error) }, "Unexpected receiver failure");
-        if (trace) endTrace(trace, { delivery: {}, outcome: "failed", status: 500, code: "handler_failed" });
+        if (trace) tracing.end(trace, { delivery: {}, outcome: "failed", status: 500, code: "handler_failed" });
         return answers.handlerFailed;
       });
     },
@@ -469,8 +438,8 @@ export function createReceiver<Catalog extends EventSchemas = UntypedCatalog, Tx
         hook,
         ...(process && {
           trace: {
-            start: (header) => startTrace(() => process.call(telemetry, header)),
-            end: endTrace,
+            start: (header) => tracing.start(() => process.call(telemetry, header)),
+            end: tracing.end,
           },
         }),
       });
