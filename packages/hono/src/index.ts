@@ -1,7 +1,8 @@
 /**
  * Hono adapter. The handler passes the untouched Fetch `Request` (`c.req.raw`) to the receiver, which streams
  * its body up to `maxBodyBytes`, so it runs wherever Hono does: Node (`@hono/node-server`), Bun, Deno and
- * Cloudflare Workers.
+ * Cloudflare Workers. On `@hono/node-server` it hands over the Node request itself, as the Express and Fastify
+ * adapters do, so that no Fetch `Request` and web stream are built for a body that is read once.
  *
  * @example
  * import { Hono } from "hono";
@@ -16,7 +17,9 @@
  *
  * @module
  */
+import type { IncomingMessage } from "node:http";
 import { assertConnectionKnown, type Receiver } from "@hookline/core";
+import { toDeliveryInput } from "@hookline/core/node";
 import type { Context } from "hono";
 
 /** Options of {@link webhookHandler}. */
@@ -31,9 +34,9 @@ export interface WebhookHandlerOptions {
   getConnInfo?: (c: Context) => { remote: { address?: string | undefined } };
 }
 
-/** What `@hono/node-server` puts in `c.env`: the Node request, whose socket says whether it is TLS. */
+/** What `@hono/node-server` puts in `c.env`: the Node request. */
 interface NodeBindings {
-  incoming?: { socket?: { encrypted?: boolean } | null };
+  incoming?: IncomingMessage;
 }
 
 /**
@@ -52,7 +55,7 @@ interface NodeBindings {
  * app.post("/webhooks", webhookHandler(receiver, { getConnInfo }));
  */
 export function webhookHandler(
-  receiver: Pick<Receiver, "handle" | "connectionNeeds">,
+  receiver: Pick<Receiver, "handle" | "receive" | "connectionNeeds">,
   options: WebhookHandlerOptions = {},
 ): (c: Context) => Promise<Response> {
   const { getConnInfo } = options;
@@ -61,11 +64,17 @@ export function webhookHandler(
     { secure: true, remoteAddress: getConnInfo !== undefined },
     "Hono without the getConnInfo option",
   );
-  return (c) => {
-    const socket = (c.env as NodeBindings | undefined)?.incoming?.socket;
-    return receiver.handle(c.req.raw, {
-      secure: socket ? socket.encrypted === true : undefined,
-      remoteAddress: getConnInfo?.(c).remote.address,
-    });
+  return async (c) => {
+    const remoteAddress = getConnInfo?.(c).remote.address;
+    const incoming = (c.env as NodeBindings | undefined)?.incoming;
+    // Once anything read the Node request (a middleware's c.req.json()), the Fetch Request says so best.
+    if (!incoming || incoming.readableDidRead || incoming.readableEnded) {
+      return receiver.handle(c.req.raw, {
+        secure: incoming?.socket ? (incoming.socket as { encrypted?: boolean }).encrypted === true : undefined,
+        remoteAddress,
+      });
+    }
+    const answer = await receiver.receive({ ...toDeliveryInput(incoming), remoteAddress });
+    return new Response(answer.body, { status: answer.status, headers: answer.headers });
   };
 }
