@@ -3,18 +3,18 @@ import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { generateMessageId, sign, toJSONSchema, toOpenAPI } from "@hookline/core";
-import { signedDelivery } from "@hookline/testing";
 import { Command, CommanderError, Option } from "commander";
 import { CaptureStore } from "./captures";
-import { exampleFor, loadCatalog, schemaFor, validateData } from "./catalog";
+import { loadCatalog } from "./catalog";
 import { curlCommand } from "./curl";
 import { formatVerdict, verdictOf } from "./diagnosis";
 import { EXIT, EXIT_CODES_HELP, exitFor, UsageError } from "./exit";
 import { formatAnswer, isSuccess, post } from "./http";
-import { collect, parseHeaderOptions, parseInteger, parseJSON, readBody } from "./input";
+import { collect, parseHeaderOptions, parseInteger, readBody } from "./input";
 import { listen } from "./listen";
 import { REPLAY_HEADER, replayHeaders } from "./replay";
 import { newSecret, type SchemeOptions, schemeFor, schemeOptions } from "./schemes";
+import { type SendOptions, send } from "./send";
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -271,112 +271,10 @@ withSchemes(
     ]),
   )
   .action(
-    act(
-      async (
-        url: string,
-        options: SchemeOptions & {
-          secret?: string[];
-          file?: string;
-          type?: string;
-          data?: string;
-          catalog?: string;
-          example?: boolean;
-          validate: boolean;
-          id?: string;
-          header: string[];
-          repeat: number;
-          stale?: number;
-          tamper?: boolean;
-          timeout: number;
-        },
-      ) => {
-        try {
-          new URL(url);
-        } catch {
-          throw new UsageError(`not a URL: ${url}`);
-        }
-        const secret = requireSecrets(options.secret);
-        const id = options.id ?? generateMessageId();
-        const timestamp = Math.floor(Date.now() / 1000) - (options.stale ?? 0);
-        const common = {
-          scheme: schemeFor(options),
-          secret,
-          id,
-          timestamp,
-          headers: parseHeaderOptions(options.header),
-        };
-        let delivery: { headers: Record<string, string>; body: string | Uint8Array };
-        if (options.file) {
-          if (options.type || options.data || options.catalog)
-            throw new UsageError("--file sends a body as it is: drop --type, --data and --catalog");
-          delivery = await signedDelivery({ ...common, payload: await readBody(options.file) });
-        } else {
-          if (!options.type)
-            throw new UsageError("give a body: --file F, or --type T with --data JSON (or --catalog F --example)");
-          let data: unknown;
-          if (options.catalog) {
-            const catalog = await loadCatalog(options.catalog);
-            const schema = schemaFor(catalog, options.type);
-            if (options.example) {
-              if (options.data) throw new UsageError("--example builds the data: drop --data");
-              data = exampleFor(catalog, options.type);
-            } else if (options.data) {
-              data = parseJSON("--data", options.data);
-            } else {
-              throw new UsageError("with --catalog, give --data JSON or --example");
-            }
-            const issues = await validateData(schema, data);
-            if (issues.length > 0 && options.validate) {
-              console.error(
-                `✘ the data fails the ${options.type} schema:\n${issues.map((issue) => `  ${issue}`).join("\n")}`,
-              );
-              if (options.example) console.error("  → the example could not satisfy the schema: pass --data");
-              else console.error("  → fix the data, or add --no-validate to send it anyway");
-              return EXIT.failed;
-            }
-          } else {
-            if (options.example) throw new UsageError("--example needs --catalog, the module whose schema builds it");
-            data = options.data === undefined ? {} : parseJSON("--data", options.data);
-          }
-          delivery = await signedDelivery({ ...common, event: { type: options.type, data } });
-        }
-        let body = typeof delivery.body === "string" ? new TextEncoder().encode(delivery.body) : delivery.body;
-        if (options.tamper) body = tampered(body);
-        let failed = false;
-        for (let round = 1; round <= options.repeat; round++) {
-          const label = options.repeat > 1 ? ` (${round}/${options.repeat})` : "";
-          console.log(
-            `→ POST ${url}${label}: ${body.length} bytes, id ${id}${options.stale ? `, signed ${options.stale} s ago` : ""}${options.tamper ? ", tampered" : ""}`,
-          );
-          const answer = await post(url, Object.entries(delivery.headers), body, { timeoutMs: options.timeout });
-          console.log(`${formatAnswer(answer)}\n`);
-          if (!isSuccess(answer.status)) failed = true;
-        }
-        return failed ? EXIT.failed : EXIT.ok;
-      },
+    act((url: string, options: SendOptions & SchemeOptions & { secret?: string[] }) =>
+      send(url, { ...options, secret: requireSecrets(options.secret), scheme: schemeFor(options) }),
     ),
   );
-
-/** The body with one byte changed: the first digit moved on by one, else the last letter's case flipped. */
-function tampered(body: Uint8Array): Uint8Array {
-  const copy = new Uint8Array(body);
-  const digit = copy.findIndex((byte) => byte >= 0x30 && byte <= 0x39);
-  if (digit >= 0) {
-    copy[digit] = copy[digit] === 0x39 ? 0x30 : copy[digit]! + 1;
-    return copy;
-  }
-  for (let index = copy.length - 1; index >= 0; index--) {
-    const byte = copy[index]!;
-    if ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7a) {
-      copy[index] = byte ^ 0x20;
-      return copy;
-    }
-  }
-  const longer = new Uint8Array(copy.length + 1);
-  longer.set(copy);
-  longer[copy.length] = 0x20;
-  return longer;
-}
 
 withSchemes(
   program
